@@ -1,0 +1,73 @@
+//! Table-by-table comparison of two programs: the first entry that differs,
+//! named so a person can find it (equivalence contract, semantics doc §9).
+
+use crate::program::Program;
+use std::fmt::{self, Debug};
+
+/// The first difference between two programs.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Diff {
+    /// `insns`, `aux`, `subprogs`, `hidden_subprog_cnt`, `linfo`, `func_info`,
+    /// `func_info_aux`, `pokes`, `insn_arrays[m]`.
+    pub table: String,
+    /// Entry index inside the table (`None`: the table's length or presence).
+    pub entry: Option<usize>,
+    pub left: String,
+    pub right: String,
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.entry {
+            Some(e) => write!(f, "{}[{}]: expected {}, got {}", self.table, e, self.left, self.right),
+            None => write!(f, "{}: expected {}, got {}", self.table, self.left, self.right),
+        }
+    }
+}
+
+fn table<T: PartialEq + Debug>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if x != y {
+            return Some(Diff { table: name.into(), entry: Some(i), left: format!("{x:?}"), right: format!("{y:?}") });
+        }
+    }
+    (a.len() != b.len()).then(|| Diff {
+        table: name.into(),
+        entry: None,
+        left: format!("{} entries", a.len()),
+        right: format!("{} entries", b.len()),
+    })
+}
+
+/// First difference, table by table in the contract's order. With
+/// `ignore_tokens`, aux tokens and `func_info_aux` are not compared (the kernel
+/// vectors do not carry them).
+pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option<Diff> {
+    let strip = |p: &Program| -> Vec<_> {
+        p.aux.iter().map(|x| if ignore_tokens { crate::program::Aux { token: 0, ..*x } } else { *x }).collect()
+    };
+    table("insns", &a.insns, &b.insns)
+        .or_else(|| table("aux", &strip(a), &strip(b)))
+        .or_else(|| table("subprogs", &a.subprogs, &b.subprogs))
+        .or_else(|| table("hidden_subprog_cnt", &[a.hidden_subprog_cnt], &[b.hidden_subprog_cnt]))
+        .or_else(|| table("linfo", &a.linfo, &b.linfo))
+        .or_else(|| match (&a.func_info, &b.func_info) {
+            (Some(x), Some(y)) => table("func_info", x, y),
+            (None, None) => None,
+            (x, y) => Some(Diff {
+                table: "func_info".into(),
+                entry: None,
+                left: format!("{}", if x.is_some() { "present" } else { "absent" }),
+                right: format!("{}", if y.is_some() { "present" } else { "absent" }),
+            }),
+        })
+        .or_else(|| if ignore_tokens { None } else { table("func_info_aux", &a.func_info_aux, &b.func_info_aux) })
+        .or_else(|| table("pokes", &a.pokes, &b.pokes))
+        .or_else(|| {
+            let (x, y) = (&a.insn_arrays, &b.insn_arrays);
+            if x.len() != y.len() {
+                return table("insn_arrays", x, y);
+            }
+            x.iter().zip(y).enumerate().find_map(|(m, (p, q))| table(&format!("insn_arrays[{m}]"), p, q))
+        })
+}

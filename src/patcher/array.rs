@@ -1,0 +1,408 @@
+//! The oracle: the kernel's array patcher, function by function, with the
+//! kernel's names (torvalds/linux c17ee635, kernel/bpf/verifier.c,
+//! kernel/bpf/bpf_insn_array.c; kernel/bpf/core.c from bpf-next 0014d00a).
+//! Every patch memmoves the arrays and scans every branch, as the kernel does.
+
+use super::{pre, PatchError, Patcher};
+use crate::insn::{BranchField, Insn, S16_MAX};
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_SUBPROGS};
+
+/// The kernel's state for one program under rewrite.
+#[derive(Clone, Debug)]
+pub struct ArrayPatcher {
+    insns: Vec<Insn>,
+    aux: Vec<Aux>,
+    /// `env->subprog_info[BPF_MAX_SUBPROGS + 2]`: entries past `subprog_cnt + 1`
+    /// keep stale copies, which `add_hidden_subprog` reads (Q15).
+    subprog_info: Vec<Subprog>,
+    subprog_cnt: usize,
+    hidden_subprog_cnt: u32,
+    linfo: Vec<LineInfo>,
+    func_info: Option<Vec<FuncInfo>>,
+    func_info_aux: Vec<u32>,
+    pokes: Vec<u32>,
+    insn_arrays: Vec<Vec<u32>>,
+}
+
+/// Which `bpf_adj_branches` pass: the probe on the old image, or the real one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Probe,
+    Real,
+}
+
+impl ArrayPatcher {
+    /// `bpf_patch_insn_data`: realloc aux, patch, then the verifier-side adjusters.
+    fn bpf_patch_insn_data(&mut self, off: usize, patch: &[Insn]) -> Result<(), PatchError> {
+        self.bpf_patch_insn_single(off, patch)?;
+        let len = patch.len();
+        self.adjust_insn_aux_data(off, len);
+        self.adjust_subprog_starts(off, len);
+        self.adjust_insn_arrays(off, len);
+        self.adjust_poke_descs(off, len);
+        Ok(())
+    }
+
+    /// `bpf_patch_insn_single`: `len == 1` overwrites in place; otherwise probe
+    /// (only when the new length exceeds S16_MAX), memmove, copy, adjust.
+    fn bpf_patch_insn_single(&mut self, off: usize, patch: &[Insn]) -> Result<(), PatchError> {
+        let len = patch.len();
+        if len == 1 {
+            self.insns[off] = patch[0];
+            return Ok(());
+        }
+        let insn_delta = len - 1;
+        let insn_adj_cnt = self.insns.len() + insn_delta;
+        if insn_adj_cnt as i64 > S16_MAX {
+            if let Err(insn) = self.bpf_adj_branches(off, off + 1, off + len, Pass::Probe) {
+                return Err(PatchError::Range { insn, orig_idx: self.aux[off].orig_idx });
+            }
+        }
+        self.insns.splice(off..off + 1, patch.iter().copied());
+        if let Err(insn) = self.bpf_adj_branches(off, off + 1, off + len, Pass::Real) {
+            unreachable!("BUG_ON in bpf_patch_insn_single: branch at {insn} overflowed after the probe");
+        }
+        self.bpf_adj_linfo(off, insn_delta as u32);
+        Ok(())
+    }
+
+    /// `bpf_adj_branches`: every pseudo func (imm), pseudo call (imm), gotol
+    /// (imm) and other JMP/JMP32 but EXIT (off) gets `bpf_adj_delta_to_*`.
+    /// The probe visits the old image with new indices for slots after `pos`.
+    /// Returns the (old) index of the first branch that would overflow.
+    fn bpf_adj_branches(&mut self, pos: usize, end_old: usize, end_new: usize, pass: Pass) -> Result<(), usize> {
+        let n = self.insns.len();
+        let slots: Box<dyn Iterator<Item = (usize, usize)>> = match pass {
+            // (slot in the current image, curr as the rule sees it)
+            Pass::Probe => Box::new((0..pos).map(|i| (i, i)).chain((end_old..n).map(|i| (i, i + end_new - end_old)))),
+            Pass::Real => Box::new((0..n).map(|i| (i, i))),
+        };
+        for (slot, curr) in slots {
+            let insn = self.insns[slot];
+            let Some(field) = insn.branch_field() else { continue };
+            match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
+                Some(x) => {
+                    if pass == Pass::Real {
+                        self.insns[slot] = insn.with_rel(field, x);
+                    }
+                }
+                None => return Err(slot),
+            }
+        }
+        Ok(())
+    }
+
+    /// `bpf_adj_linfo`: records with `insn_off > off` (strictly) move by `delta`.
+    fn bpf_adj_linfo(&mut self, off: usize, delta: u32) {
+        if self.linfo.is_empty() || delta == 0 {
+            return;
+        }
+        let first = self.linfo.iter().position(|l| off < l.insn_off as usize).unwrap_or(self.linfo.len());
+        for l in &mut self.linfo[first..] {
+            l.insn_off += delta;
+        }
+    }
+
+    /// `adjust_insn_aux_data`: `zext_dst` of `off` from the last patchlet slot,
+    /// then the original entry moves to the last slot; fresh entries before it.
+    fn adjust_insn_aux_data(&mut self, off: usize, cnt: usize) {
+        let old_seen = self.aux[off].seen;
+        self.aux[off].zext_dst = self.insns[off + cnt - 1].has_def32();
+        if cnt == 1 {
+            return;
+        }
+        let fresh: Vec<Aux> = (off..off + cnt - 1)
+            .map(|i| Aux { seen: old_seen, zext_dst: self.insns[i].has_def32(), ..Aux::default() })
+            .collect();
+        self.aux.splice(off..off, fresh);
+    }
+
+    /// `adjust_subprog_starts`: starts `> off` move, fake exit included.
+    fn adjust_subprog_starts(&mut self, off: usize, len: usize) {
+        if len == 1 {
+            return;
+        }
+        for s in &mut self.subprog_info[..=self.subprog_cnt] {
+            if s.start as usize <= off {
+                continue;
+            }
+            s.start += (len - 1) as u32;
+        }
+    }
+
+    /// `adjust_insn_arrays` → `bpf_insn_array_adjust`: entries `> off` move.
+    fn adjust_insn_arrays(&mut self, off: usize, len: usize) {
+        if len <= 1 {
+            return;
+        }
+        for x in self.insn_arrays.iter_mut().flatten() {
+            if *x as usize <= off || *x == INSN_DELETED {
+                continue;
+            }
+            *x += (len - 1) as u32;
+        }
+    }
+
+    /// `adjust_poke_descs`: `insn_idx > off` moves (no len guard).
+    fn adjust_poke_descs(&mut self, off: usize, len: usize) {
+        for p in &mut self.pokes {
+            if *p as usize <= off {
+                continue;
+            }
+            *p += (len - 1) as u32;
+        }
+    }
+
+    /// `verifier_remove_insns`: remove, then subprogs, line info, insn arrays,
+    /// then compact aux.
+    fn verifier_remove_insns(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        self.bpf_remove_insns(off, cnt)?;
+        self.adjust_subprog_starts_after_remove(off, cnt);
+        self.bpf_adj_linfo_after_remove(off, cnt);
+        self.adjust_insn_arrays_after_remove(off, cnt);
+        self.aux.drain(off..off + cnt);
+        Ok(())
+    }
+
+    /// `bpf_remove_insns`: memmove, then the real branch pass with `delta = -cnt`.
+    fn bpf_remove_insns(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        self.insns.drain(off..off + cnt);
+        if let Err(insn) = self.bpf_adj_branches(off, off + cnt, off, Pass::Real) {
+            // Unreachable for in-range targets (checked before): removal shrinks.
+            return Err(PatchError::Range { insn, orig_idx: self.aux[insn].orig_idx });
+        }
+        Ok(())
+    }
+
+    /// `adjust_subprog_starts_after_remove`: drop wholly removed subprogs (and
+    /// their func_info, not func_info_aux: Q12), keep a removed head at `off`,
+    /// move later starts (fake exit included) down by `cnt`.
+    fn adjust_subprog_starts_after_remove(&mut self, off: usize, cnt: usize) {
+        let sc = self.subprog_cnt;
+        let info = &mut self.subprog_info;
+        let mut i = (0..sc).find(|&k| info[k].start as usize >= off).unwrap_or(sc);
+        let mut j = (i..sc).find(|&k| info[k].start as usize >= off + cnt).unwrap_or(sc) as isize;
+        if info[j as usize].start as usize != off + cnt {
+            j -= 1;
+        }
+        if j > i as isize {
+            let j = j as usize;
+            info.copy_within(j..=sc, i);
+            self.subprog_cnt -= j - i;
+            if let Some(fi) = &mut self.func_info {
+                let fcnt = fi.len();
+                fi.copy_within(j.min(fcnt)..fcnt, i.min(fcnt));
+                fi.truncate(fcnt - (j - i).min(fcnt));
+            }
+        } else if info[i].start as usize == off {
+            i += 1;
+        }
+        for s in &mut self.subprog_info[i..=self.subprog_cnt] {
+            s.start = s.start.wrapping_sub(cnt as u32);
+        }
+    }
+
+    /// `bpf_adj_linfo_after_remove`: drop records in the range but let the last
+    /// one inherit the first surviving slot; fix `linfo_idx` (strict `> l_off`).
+    fn bpf_adj_linfo_after_remove(&mut self, off: usize, cnt: usize) {
+        let nr = self.linfo.len();
+        if nr == 0 {
+            return;
+        }
+        let l_off = self.linfo.iter().position(|l| l.insn_off as usize >= off).unwrap_or(nr);
+        let mut l_cnt = self.linfo[l_off..].iter().take_while(|l| (l.insn_off as usize) < off + cnt).count();
+        let mut i = l_off + l_cnt;
+        if self.insns.len() != off && l_cnt > 0 && (i == nr || self.linfo[i].insn_off as usize != off + cnt) {
+            l_cnt -= 1;
+            i -= 1;
+            self.linfo[i].insn_off = (off + cnt) as u32;
+        }
+        if l_cnt > 0 {
+            self.linfo.drain(l_off..i);
+        }
+        for l in &mut self.linfo[l_off..] {
+            l.insn_off -= cnt as u32;
+        }
+        for s in &mut self.subprog_info[..=self.subprog_cnt] {
+            if s.linfo_idx as usize > l_off {
+                s.linfo_idx = if s.linfo_idx as usize >= l_off + l_cnt { s.linfo_idx - l_cnt as u32 } else { l_off as u32 };
+            }
+        }
+    }
+
+    /// `adjust_insn_arrays_after_remove` → `bpf_insn_array_adjust_after_remove`:
+    /// entries in the range become `INSN_DELETED`, later ones move down.
+    fn adjust_insn_arrays_after_remove(&mut self, off: usize, cnt: usize) {
+        for x in self.insn_arrays.iter_mut().flatten() {
+            if (*x as usize) < off || *x == INSN_DELETED {
+                continue;
+            }
+            if (*x as usize) < off + cnt {
+                *x = INSN_DELETED;
+            } else {
+                *x -= cnt as u32;
+            }
+        }
+    }
+
+    /// Tool precondition for removal: no branch may end up past the end. A
+    /// branch into the range at `off + k` keeps pointing at new `off + k` (Q7).
+    fn check_remove_targets(&self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        let new_len = self.insns.len() - cnt;
+        for (i, insn) in self.insns.iter().enumerate() {
+            if (off..off + cnt).contains(&i) {
+                continue;
+            }
+            if let Some(t) = insn.target(i) {
+                let t = t as usize;
+                let new_t = if t >= off + cnt { t - cnt } else { t };
+                if new_t > new_len {
+                    let at = if i >= off + cnt { i - cnt } else { i };
+                    return Err(PatchError::TargetOutOfProgram { insn: at, target: new_t as i64, len: new_len });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `add_hidden_subprog`: append by patching the last slot, then the new
+    /// entry takes the fake exit's place; slot `cnt + 1` keeps its stale
+    /// `linfo_idx` and gets only the start.
+    fn add_hidden_subprog_impl(&mut self, patch: &[Insn]) -> Result<(), PatchError> {
+        if self.hidden_subprog_cnt > 0 {
+            return Err(PatchError::Fault);
+        }
+        let off = self.insns.len() - 1;
+        pre::patch(off, patch, self.insns.len())?;
+        self.bpf_patch_insn_data(off, patch)?;
+        let cnt = self.subprog_cnt;
+        self.subprog_info[cnt + 1].start = self.subprog_info[cnt].start;
+        self.subprog_info[cnt].start = (self.insns.len() - patch.len() + 1) as u32;
+        self.subprog_cnt += 1;
+        self.hidden_subprog_cnt += 1;
+        Ok(())
+    }
+
+    /// `adjust_jmp_off`: plain jumps (not calls, not pseudo funcs) outside
+    /// `[tgt, tgt + delta)` that target `tgt` move by `delta`; stops at the first
+    /// overflow, keeping earlier rewrites.
+    fn adjust_jmp_off_impl(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
+        for i in 0..self.insns.len() {
+            if tgt <= i && i < tgt + delta as usize {
+                continue;
+            }
+            let insn = self.insns[i];
+            let Some(field) = insn.jmp_off_field() else { continue };
+            let x = insn.rel(field);
+            if i as i64 + 1 + x != tgt as i64 {
+                continue;
+            }
+            let nx = x + delta as i64;
+            if !field_fits(field, nx) {
+                return Err(PatchError::Range { insn: i, orig_idx: self.aux[i].orig_idx });
+            }
+            self.insns[i] = insn.with_rel(field, nx);
+        }
+        Ok(())
+    }
+}
+
+/// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: the new value, or
+/// `None` for `-ERANGE`.
+fn bpf_adj_delta(x: i64, field: BranchField, curr: usize, pos: usize, end_old: usize, end_new: usize) -> Option<i64> {
+    let (curr, pos, end_old, end_new) = (curr as i64, pos as i64, end_old as i64, end_new as i64);
+    let delta = end_new - end_old;
+    let mut x = x;
+    if curr < pos && curr + x + 1 >= end_old {
+        x += delta;
+    } else if curr >= end_new && curr + x + 1 < end_new {
+        x -= delta;
+    }
+    field_fits(field, x).then_some(x)
+}
+
+/// The bounds of a branch field: s16 for `off`, s32 for `imm`.
+pub(crate) fn field_fits(field: BranchField, x: i64) -> bool {
+    match field {
+        BranchField::Off16 => (i16::MIN as i64..=i16::MAX as i64).contains(&x),
+        BranchField::Imm32 => (i32::MIN as i64..=i32::MAX as i64).contains(&x),
+    }
+}
+
+impl Patcher for ArrayPatcher {
+    fn new(prog: Program) -> Result<Self, PatchError> {
+        prog.validate().map_err(PatchError::InvalidProgram)?;
+        let subprog_cnt = prog.subprog_cnt();
+        let mut subprog_info = prog.subprogs;
+        subprog_info.resize(MAX_SUBPROGS + 2, Subprog::default());
+        Ok(ArrayPatcher {
+            insns: prog.insns,
+            aux: prog.aux,
+            subprog_info,
+            subprog_cnt,
+            hidden_subprog_cnt: prog.hidden_subprog_cnt,
+            linfo: prog.linfo,
+            func_info: prog.func_info,
+            func_info_aux: prog.func_info_aux,
+            pokes: prog.pokes,
+            insn_arrays: prog.insn_arrays,
+        })
+    }
+
+    fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {
+        pre::patch(off, insns, self.insns.len())?;
+        self.bpf_patch_insn_data(off, insns)
+    }
+
+    fn remove(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        pre::remove(off, cnt, self.insns.len())?;
+        self.check_remove_targets(off, cnt)?;
+        self.verifier_remove_insns(off, cnt)
+    }
+
+    fn set(&mut self, off: usize, insn: Insn) -> Result<(), PatchError> {
+        if off >= self.insns.len() {
+            return Err(PatchError::OffOutOfRange { off, len: self.insns.len() });
+        }
+        pre::patchlet_targets(off, &[insn], self.insns.len())?;
+        self.insns[off] = insn;
+        Ok(())
+    }
+
+    fn add_hidden_subprog(&mut self, insns: &[Insn]) -> Result<(), PatchError> {
+        self.add_hidden_subprog_impl(insns)
+    }
+
+    fn adjust_jmp_off(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
+        pre::jmp_off(tgt, delta, self.insns.len())?;
+        self.adjust_jmp_off_impl(tgt, delta)
+    }
+
+    fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    fn insn(&self, i: usize) -> Option<Insn> {
+        self.insns.get(i).copied()
+    }
+
+    fn aux(&self, i: usize) -> Option<Aux> {
+        self.aux.get(i).copied()
+    }
+
+    fn into_program(self) -> Program {
+        let mut subprogs = self.subprog_info;
+        subprogs.truncate(self.subprog_cnt + 1);
+        Program {
+            insns: self.insns,
+            aux: self.aux,
+            subprogs,
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: self.linfo,
+            func_info: self.func_info,
+            func_info_aux: self.func_info_aux,
+            pokes: self.pokes,
+            insn_arrays: self.insn_arrays,
+        }
+    }
+}

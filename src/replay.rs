@@ -1,0 +1,73 @@
+//! Replaying case files and kernel vectors through one or both patchers.
+
+use crate::case::{Case, Mismatch};
+use crate::patcher::{ArrayPatcher, ListPatcher};
+use crate::vectors::{self, InputError};
+use std::path::{Path, PathBuf};
+
+/// Which patcher(s) a replay runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Which {
+    Array,
+    List,
+    Both,
+}
+
+/// Every case file below `paths`: `.jsonl`, `.jsonl.gz` and `.case`, sorted.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let rd = std::fs::read_dir(&d).map_err(|e| InputError { file: d.display().to_string(), line: 0, msg: format!("cannot read directory: {e}") })?;
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if is_case_file(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(InputError { file: p.display().to_string(), line: 0, msg: "no such file or directory".into() });
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_case_file(p: &Path) -> bool {
+    let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    n.ends_with(".jsonl") || n.ends_with(".jsonl.gz") || n.ends_with(".case")
+}
+
+/// Load every case of one file, by its name: JSON Lines or the text format.
+pub fn load_file(path: &Path) -> Result<Vec<Case>, InputError> {
+    let text = vectors::read_text(path)?;
+    let file = path.display().to_string();
+    if file.ends_with(".case") {
+        crate::case_file::parse(&file, &text).map(|c| vec![c])
+    } else {
+        vectors::parse_vectors(&file, &text)
+    }
+}
+
+/// Check one case with the chosen patcher(s): the first mismatch, tagged.
+pub fn check(case: &Case, which: Which) -> Result<(), (String, Mismatch)> {
+    if matches!(which, Which::Array | Which::Both) {
+        case.check::<ArrayPatcher>().map_err(|m| ("array".to_string(), m))?;
+    }
+    if matches!(which, Which::List | Which::Both) {
+        case.check::<ListPatcher>().map_err(|m| ("list".to_string(), m))?;
+    }
+    if which == Which::Both && case.expect.is_none() {
+        if let Some(report) = crate::equiv::run_case(case).divergence() {
+            return Err(("both".to_string(), Mismatch::Diverged(Box::new(report))));
+        }
+    }
+    Ok(())
+}
