@@ -31,3 +31,8 @@ fn replay<P: Patcher>() {
 fn array_patcher_matches_kernel_vectors() {
     replay::<ArrayPatcher>();
 }
+
+#[test]
+fn list_patcher_matches_kernel_vectors() {
+    replay::<ListPatcher>();
+}

@@ -126,7 +126,7 @@ impl ArrayPatcher {
             if s.start as usize <= off {
                 continue;
             }
-            s.start += (len - 1) as u32;
+            s.start = s.start.wrapping_add((len - 1) as u32);
         }
     }
 
@@ -356,6 +356,8 @@ impl Patcher for ArrayPatcher {
 
     fn remove(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         pre::remove(off, cnt, self.insns.len())?;
+        let starts: Vec<usize> = self.subprog_info[..self.subprog_cnt].iter().map(|s| s.start as usize).collect();
+        pre::remove_keeps_subprogs(&starts, self.insns.len(), off, cnt)?;
         self.check_remove_targets(off, cnt)?;
         self.verifier_remove_insns(off, cnt)
     }

@@ -1,1 +1,586 @@
-//! placeholder
+//! The fast patcher: instructions are nodes of an arena kept in program order
+//! by an order-statistic sequence. Branch targets, subprog starts, line-info
+//! records and insn-array entries refer to nodes, so a patch touches only the
+//! patched node and its new neighbours; relative offsets are recomputed when a
+//! slot is read and once at linearization.
+//!
+//! The kernel's boundary rules fall out of how references are rebound:
+//! a patch reuses the patched node as the first patchlet slot (everything that
+//! pointed at `off` stays there) and moves only its aux entry to the last slot;
+//! a removal rebinds what pointed into the range to the slot now at the same
+//! index, lets the last removed line-info record inherit the first survivor,
+//! and marks insn-array entries deleted.
+
+use super::seq::Seq;
+use super::{pre, PatchError, Patcher};
+use crate::insn::{BranchField, Insn, S16_MAX};
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_SUBPROGS};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+const NIL: u32 = u32::MAX;
+
+/// One instruction slot.
+#[derive(Clone, Debug)]
+struct Node {
+    /// The bytes; for a branch the relative field is recomputed from `target`.
+    insn: Insn,
+    aux: Aux,
+    /// Branch target node (`sentinel` = one past the end), or NIL.
+    target: u32,
+    /// Intrusive list of the nodes whose branch targets this one.
+    in_head: u32,
+    in_next: u32,
+    in_prev: u32,
+    /// Line-info record index into `linfo_recs`, or NIL.
+    linfo: u32,
+    /// Intrusive list of insn-array entries pointing here (`ia_entries`).
+    ia_head: u32,
+    /// Bumped whenever `target` changes, so stale range-watch entries are ignored.
+    ref_ver: u32,
+    alive: bool,
+}
+
+impl Node {
+    fn new(insn: Insn, aux: Aux) -> Node {
+        Node { insn, aux, target: NIL, in_head: NIL, in_next: NIL, in_prev: NIL, linfo: NIL, ia_head: NIL, ref_ver: 0, alive: true }
+    }
+}
+
+/// A subprog table entry: the start node and the numeric `linfo_idx`.
+#[derive(Clone, Copy, Debug, Default)]
+struct SubprogRef {
+    start: u32,
+    linfo_idx: u32,
+}
+
+/// A poke descriptor: a node, or an index at or past the end, kept as
+/// `index - inserted` because patches move it and removals do not.
+#[derive(Clone, Copy, Debug)]
+enum PokeRef {
+    Node(u32),
+    Past(i64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct IaEntry {
+    /// NIL once deleted.
+    node: u32,
+    next: u32,
+}
+
+/// The list patcher.
+#[derive(Clone, Debug)]
+pub struct ListPatcher {
+    nodes: Vec<Node>,
+    seq: Seq,
+    /// The node standing for index `len` (fake exit start, branches to the end).
+    sentinel: u32,
+    subprogs: Vec<SubprogRef>,
+    subprog_cnt: usize,
+    hidden_subprog_cnt: u32,
+    linfo_recs: Vec<LineInfo>,
+    func_info: Option<Vec<FuncInfo>>,
+    func_info_aux: Vec<u32>,
+    pokes: Vec<PokeRef>,
+    ia_lens: Vec<usize>,
+    ia_entries: Vec<IaEntry>,
+    /// Slots inserted by all patches so far (the `G` of the range watch).
+    inserted: i64,
+    /// Min-heap of (slack lower bound + inserted, node, ref_ver) over 16-bit
+    /// branches: a patch of `delta` can only overflow branches whose key minus
+    /// `inserted` is below `delta`, and only those are examined.
+    watch: BinaryHeap<Reverse<(i64, u32, u32)>>,
+}
+
+/// How far a 16-bit relative value may still grow away from zero.
+fn slack(x: i64) -> i64 {
+    if x >= 0 {
+        S16_MAX - x
+    } else {
+        S16_MAX + 1 + x
+    }
+}
+
+impl ListPatcher {
+    /// Index of a node; the sentinel is at `len`.
+    fn pos(&self, node: u32) -> usize {
+        if node == self.sentinel {
+            self.seq.len()
+        } else {
+            self.seq.rank(node)
+        }
+    }
+
+    /// The node at index `i` (`i == len` gives the sentinel).
+    fn node_at(&self, i: usize) -> u32 {
+        if i == self.seq.len() {
+            self.sentinel
+        } else {
+            self.seq.get(i).expect("index inside the program")
+        }
+    }
+
+    fn alloc(&mut self, insn: Insn, aux: Aux) -> u32 {
+        self.nodes.push(Node::new(insn, aux));
+        let id = (self.nodes.len() - 1) as u32;
+        self.seq.reserve_ids(self.nodes.len());
+        id
+    }
+
+    /// Point the branch of `src` at `tgt` (NIL: no branch), keeping the
+    /// incoming lists and the range watch in step.
+    fn bind(&mut self, src: u32, tgt: u32) {
+        let old = self.nodes[src as usize].target;
+        if old != NIL {
+            let (next, prev) = (self.nodes[src as usize].in_next, self.nodes[src as usize].in_prev);
+            if prev == NIL {
+                self.nodes[old as usize].in_head = next;
+            } else {
+                self.nodes[prev as usize].in_next = next;
+            }
+            if next != NIL {
+                self.nodes[next as usize].in_prev = prev;
+            }
+        }
+        let n = &mut self.nodes[src as usize];
+        n.target = tgt;
+        n.ref_ver = n.ref_ver.wrapping_add(1);
+        n.in_next = NIL;
+        n.in_prev = NIL;
+        if tgt != NIL {
+            let head = self.nodes[tgt as usize].in_head;
+            self.nodes[src as usize].in_next = head;
+            if head != NIL {
+                self.nodes[head as usize].in_prev = src;
+            }
+            self.nodes[tgt as usize].in_head = src;
+        }
+    }
+
+    /// Record a 16-bit branch of `src` whose current value is `x` in the watch.
+    fn watch_branch(&mut self, src: u32, x: i64) {
+        let n = &self.nodes[src as usize];
+        if n.target != NIL && n.insn.branch_field() == Some(BranchField::Off16) {
+            self.watch.push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
+        }
+    }
+
+    /// Give `src` the instruction `insn` placed at index `at`; its branch (if
+    /// any) is resolved to the node now at its target index.
+    fn set_insn(&mut self, src: u32, at: usize, insn: Insn) {
+        self.nodes[src as usize].insn = insn;
+        match insn.branch_field() {
+            Some(f) => {
+                let t = (at as i64 + insn.rel(f) + 1) as usize;
+                let tgt = self.node_at(t);
+                self.bind(src, tgt);
+                self.watch_branch(src, insn.rel(f));
+            }
+            None => self.bind(src, NIL),
+        }
+    }
+
+    /// Current relative value of the branch of `src` located at `at`.
+    fn rel_at(&self, src: u32, at: usize) -> i64 {
+        self.pos(self.nodes[src as usize].target) as i64 - at as i64 - 1
+    }
+
+    /// The probe of `bpf_patch_insn_single` for a patch of `delta` at `off`: the
+    /// lowest-index 16-bit branch across `off` without room for `delta` more.
+    fn probe(&mut self, off: usize, delta: i64) -> Option<usize> {
+        let mut seen = Vec::new();
+        let mut failing: Option<usize> = None;
+        while let Some(&Reverse((key, src, ver))) = self.watch.peek() {
+            if key - self.inserted >= delta {
+                break;
+            }
+            self.watch.pop();
+            let n = &self.nodes[src as usize];
+            if !n.alive || n.ref_ver != ver || n.target == NIL {
+                continue;
+            }
+            let s = self.seq.rank(src);
+            let t = self.pos(n.target);
+            let x = t as i64 - s as i64 - 1;
+            let crosses = (s < off && t > off) || (s > off && t <= off);
+            if crosses && slack(x) < delta {
+                failing = Some(failing.map_or(s, |f| f.min(s)));
+            }
+            seen.push(Reverse((slack(x) + self.inserted, src, ver)));
+        }
+        self.watch.extend(seen);
+        failing
+    }
+
+    fn patch_impl(&mut self, off: usize, patch: &[Insn]) -> Result<(), PatchError> {
+        let len = self.seq.len();
+        let x = self.node_at(off);
+        if patch.len() == 1 {
+            self.set_insn(x, off, patch[0]);
+            self.nodes[x as usize].aux.zext_dst = patch[0].has_def32();
+            return Ok(());
+        }
+        let delta = patch.len() - 1;
+        if (len + delta) as i64 > S16_MAX {
+            if let Some(insn) = self.probe(off, delta as i64) {
+                return Err(PatchError::Range { insn, orig_idx: self.nodes[x as usize].aux.orig_idx });
+            }
+        }
+        // The original aux entry goes to the last slot with zext_dst of the last
+        // patchlet insn; the others are fresh with the original's `seen`.
+        let mut orig = self.nodes[x as usize].aux;
+        orig.zext_dst = patch[delta].has_def32();
+        let fresh = |i: &Insn| Aux { seen: orig.seen, zext_dst: i.has_def32(), ..Aux::default() };
+        self.nodes[x as usize].aux = fresh(&patch[0]);
+        let mut ids = Vec::with_capacity(delta);
+        for (j, insn) in patch.iter().enumerate().skip(1) {
+            let aux = if j == delta { orig } else { fresh(insn) };
+            ids.push(self.alloc(*insn, aux));
+        }
+        self.seq.insert(off + 1, &ids);
+        self.inserted += delta as i64;
+        // Patchlet branches are relative to the new layout.
+        self.set_insn(x, off, patch[0]);
+        for (j, &id) in ids.iter().enumerate() {
+            self.set_insn(id, off + 1 + j, patch[j + 1]);
+        }
+        Ok(())
+    }
+
+    /// Indices of the live subprog starts, fake exit included.
+    fn subprog_positions(&self) -> Vec<usize> {
+        self.subprogs[..=self.subprog_cnt].iter().map(|s| self.pos(s.start)).collect()
+    }
+
+    fn remove_impl(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        let len = self.seq.len();
+        let new_len = len - cnt;
+        let starts = self.subprog_positions();
+        pre::remove_keeps_subprogs(&starts[..self.subprog_cnt], len, off, cnt)?;
+        let removed: Vec<u32> = (off..off + cnt).map(|i| self.seq.get(i).expect("in range")).collect();
+        // Branches from outside into the range keep their index (Q7).
+        let mut rebinds = Vec::new();
+        let mut worst: Option<(usize, usize)> = None;
+        for (k, &r) in removed.iter().enumerate() {
+            let mut src = self.nodes[r as usize].in_head;
+            while src != NIL {
+                let s = self.seq.rank(src);
+                if s < off || s >= off + cnt {
+                    let at = if s >= off + cnt { s - cnt } else { s };
+                    if off + k > new_len && worst.is_none_or(|(w, _)| at < w) {
+                        worst = Some((at, off + k));
+                    }
+                    rebinds.push((src, off + k));
+                }
+                src = self.nodes[src as usize].in_next;
+            }
+        }
+        if let Some((insn, target)) = worst {
+            return Err(PatchError::TargetOutOfProgram { insn, target: target as i64, len: new_len });
+        }
+        let l_off = self.seq.marks_before(off);
+        let poke_idx: Vec<i64> = self
+            .pokes
+            .iter()
+            .map(|p| match *p {
+                PokeRef::Node(n) => self.pos(n) as i64,
+                PokeRef::Past(v) => v + self.inserted,
+            })
+            .collect();
+
+        // Unlink the removed nodes.
+        let mut dropped_recs = Vec::new();
+        for &r in &removed {
+            self.bind(r, NIL);
+            let n = &mut self.nodes[r as usize];
+            n.alive = false;
+            if n.linfo != NIL {
+                dropped_recs.push(n.linfo);
+            }
+            let mut e = n.ia_head;
+            while e != NIL {
+                self.ia_entries[e as usize].node = NIL;
+                e = self.ia_entries[e as usize].next;
+            }
+        }
+        self.seq.remove(off, cnt);
+        for (src, t) in rebinds {
+            let tgt = self.node_at(t);
+            self.bind(src, tgt);
+            let at = self.seq.rank(src);
+            let x = self.rel_at(src, at);
+            self.watch_branch(src, x);
+        }
+        self.subprogs_after_remove(&starts, off, cnt);
+        self.linfo_after_remove(off, l_off, &dropped_recs);
+        for (p, idx) in self.pokes.iter_mut().zip(poke_idx) {
+            *p = if (idx as usize) < new_len { PokeRef::Node(self.seq.get(idx as usize).expect("in range")) } else { PokeRef::Past(idx - self.inserted) };
+        }
+        Ok(())
+    }
+
+    /// Subprog table after a removal (`adjust_subprog_starts_after_remove`):
+    /// entries whose subprogs lie wholly in the range go (with func_info); a
+    /// subprog whose head went keeps starting at `off`; the rest keep their node.
+    fn subprogs_after_remove(&mut self, starts: &[usize], off: usize, cnt: usize) {
+        let sc = self.subprog_cnt;
+        let end = off + cnt;
+        // First entry at or after the range, and the entry that follows it.
+        let first = starts[..sc].iter().position(|&s| s >= off).unwrap_or(sc);
+        let mut past = starts[first..sc].iter().position(|&s| s >= end).map_or(sc, |p| p + first);
+        if starts[past] != end {
+            past = past.wrapping_sub(1);
+        }
+        let mut new_starts: Vec<usize> = starts.to_vec();
+        if past != usize::MAX && past > first {
+            let gone = past - first;
+            self.subprogs.copy_within(past..=sc, first);
+            new_starts.drain(first..past);
+            self.subprog_cnt -= gone;
+            if let Some(fi) = &mut self.func_info {
+                let n = fi.len();
+                fi.drain(first.min(n)..past.min(n));
+            }
+        }
+        for (k, s) in new_starts.iter().enumerate() {
+            let idx = if *s < off { *s } else if *s < end { off } else { s - cnt };
+            self.subprogs[k].start = self.node_at(idx);
+        }
+    }
+
+    /// Line info after a removal (`bpf_adj_linfo_after_remove`): the records of
+    /// the range go, but the last one moves to the first surviving slot unless
+    /// the range was the tail or that slot has its own; `linfo_idx` follows.
+    fn linfo_after_remove(&mut self, off: usize, l_off: usize, dropped: &[u32]) {
+        if self.linfo_recs.is_empty() {
+            return;
+        }
+        let mut l_cnt = dropped.len();
+        if self.seq.len() != off && l_cnt > 0 {
+            let first = self.seq.get(off).expect("a surviving slot");
+            if self.nodes[first as usize].linfo == NIL {
+                self.nodes[first as usize].linfo = *dropped.last().expect("non-empty");
+                self.seq.set_mark(first, true);
+                l_cnt -= 1;
+            }
+        }
+        for s in &mut self.subprogs[..=self.subprog_cnt] {
+            let li = s.linfo_idx as usize;
+            if li > l_off {
+                s.linfo_idx = if li >= l_off + l_cnt { (li - l_cnt) as u32 } else { l_off as u32 };
+            }
+        }
+    }
+
+    fn hidden_subprog_impl(&mut self, patch: &[Insn]) -> Result<(), PatchError> {
+        if self.hidden_subprog_cnt > 0 {
+            return Err(PatchError::Fault);
+        }
+        let off = self.seq.len() - 1;
+        pre::patch(off, patch, self.seq.len())?;
+        self.patch_impl(off, patch)?;
+        let cnt = self.subprog_cnt;
+        self.subprogs[cnt + 1].start = self.subprogs[cnt].start;
+        self.subprogs[cnt].start = self.node_at(self.seq.len() - patch.len() + 1);
+        self.subprog_cnt += 1;
+        self.hidden_subprog_cnt += 1;
+        Ok(())
+    }
+
+    fn adjust_jmp_off_impl(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
+        let t = self.node_at(tgt);
+        let mut srcs = Vec::new();
+        let mut src = self.nodes[t as usize].in_head;
+        while src != NIL {
+            if let Some(f) = self.nodes[src as usize].insn.jmp_off_field() {
+                let s = self.seq.rank(src);
+                if !(tgt <= s && s < tgt + delta as usize) {
+                    srcs.push((s, src, f));
+                }
+            }
+            src = self.nodes[src as usize].in_next;
+        }
+        srcs.sort_unstable_by_key(|e| e.0);
+        let new_t = self.node_at(tgt + delta as usize);
+        for (s, src, f) in srcs {
+            let nx = self.rel_at(src, s) + delta as i64;
+            if !super::array::field_fits(f, nx) {
+                return Err(PatchError::Range { insn: s, orig_idx: self.nodes[src as usize].aux.orig_idx });
+            }
+            self.bind(src, new_t);
+            self.watch_branch(src, nx);
+        }
+        Ok(())
+    }
+
+    /// Heap bytes per instruction of this representation (benchmarks).
+    pub fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.seq.heap_bytes()
+            + self.watch.capacity() * std::mem::size_of::<Reverse<(i64, u32, u32)>>()
+    }
+
+    /// Build from a validated program.
+    fn build(prog: Program) -> ListPatcher {
+        let len = prog.insns.len();
+        let mut nodes: Vec<Node> = prog.insns.iter().zip(&prog.aux).map(|(i, a)| Node::new(*i, *a)).collect();
+        nodes.push(Node::new(Insn::default(), Aux::default()));
+        let sentinel = len as u32;
+        let ids: Vec<u32> = (0..len as u32).collect();
+        let seq = Seq::from_ids(&ids, nodes.len());
+        let mut lp = ListPatcher {
+            nodes,
+            seq,
+            sentinel,
+            subprogs: Vec::new(),
+            subprog_cnt: prog.subprog_cnt(),
+            hidden_subprog_cnt: prog.hidden_subprog_cnt,
+            linfo_recs: prog.linfo.clone(),
+            func_info: prog.func_info,
+            func_info_aux: prog.func_info_aux,
+            pokes: Vec::new(),
+            ia_lens: prog.insn_arrays.iter().map(Vec::len).collect(),
+            ia_entries: Vec::new(),
+            inserted: 0,
+            watch: BinaryHeap::new(),
+        };
+        let mut watch = Vec::new();
+        for (i, insn) in prog.insns.iter().enumerate() {
+            if let Some(f) = insn.branch_field() {
+                let t = (i as i64 + insn.rel(f) + 1) as u32;
+                lp.bind(i as u32, t);
+                if f == BranchField::Off16 {
+                    watch.push(Reverse((slack(insn.rel(f)), i as u32, lp.nodes[i].ref_ver)));
+                }
+            }
+        }
+        lp.watch = BinaryHeap::from(watch);
+        for (r, rec) in prog.linfo.iter().enumerate() {
+            lp.nodes[rec.insn_off as usize].linfo = r as u32;
+            lp.seq.set_mark(rec.insn_off, true);
+        }
+        lp.subprogs = prog.subprogs.iter().map(|s| SubprogRef { start: s.start, linfo_idx: s.linfo_idx }).collect();
+        lp.subprogs.resize(MAX_SUBPROGS + 2, SubprogRef { start: sentinel, linfo_idx: 0 });
+        lp.pokes = prog.pokes.iter().map(|&p| if (p as usize) < len { PokeRef::Node(p) } else { PokeRef::Past(p as i64) }).collect();
+        for map in &prog.insn_arrays {
+            for &x in map {
+                let node = if x == INSN_DELETED { NIL } else { x };
+                let e = lp.ia_entries.len() as u32;
+                let next = if node == NIL { NIL } else { std::mem::replace(&mut lp.nodes[node as usize].ia_head, e) };
+                lp.ia_entries.push(IaEntry { node, next });
+            }
+        }
+        lp
+    }
+}
+
+impl Patcher for ListPatcher {
+    fn new(prog: Program) -> Result<Self, PatchError> {
+        prog.validate().map_err(PatchError::InvalidProgram)?;
+        Ok(ListPatcher::build(prog))
+    }
+
+    fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {
+        pre::patch(off, insns, self.seq.len())?;
+        self.patch_impl(off, insns)
+    }
+
+    fn remove(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
+        pre::remove(off, cnt, self.seq.len())?;
+        self.remove_impl(off, cnt)
+    }
+
+    fn set(&mut self, off: usize, insn: Insn) -> Result<(), PatchError> {
+        let len = self.seq.len();
+        if off >= len {
+            return Err(PatchError::OffOutOfRange { off, len });
+        }
+        pre::patchlet_targets(off, &[insn], len)?;
+        let x = self.node_at(off);
+        self.set_insn(x, off, insn);
+        Ok(())
+    }
+
+    fn add_hidden_subprog(&mut self, insns: &[Insn]) -> Result<(), PatchError> {
+        self.hidden_subprog_impl(insns)
+    }
+
+    fn adjust_jmp_off(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
+        pre::jmp_off(tgt, delta, self.seq.len())?;
+        self.adjust_jmp_off_impl(tgt, delta)
+    }
+
+    fn len(&self) -> usize {
+        self.seq.len()
+    }
+
+    fn insn(&self, i: usize) -> Option<Insn> {
+        let id = self.seq.get(i)?;
+        let n = &self.nodes[id as usize];
+        Some(match n.insn.branch_field() {
+            Some(f) if n.target != NIL => n.insn.with_rel(f, self.rel_at(id, i)),
+            _ => n.insn,
+        })
+    }
+
+    fn aux(&self, i: usize) -> Option<Aux> {
+        self.seq.get(i).map(|id| self.nodes[id as usize].aux)
+    }
+
+    /// Linearize: one walk assigns indices, then every reference is resolved.
+    fn into_program(self) -> Program {
+        let order = self.seq.to_vec();
+        let len = order.len();
+        let mut pos = vec![u32::MAX; self.nodes.len()];
+        for (i, &id) in order.iter().enumerate() {
+            pos[id as usize] = i as u32;
+        }
+        pos[self.sentinel as usize] = len as u32;
+        let mut insns = Vec::with_capacity(len);
+        let mut aux = Vec::with_capacity(len);
+        let mut linfo = Vec::with_capacity(self.linfo_recs.len());
+        for (i, &id) in order.iter().enumerate() {
+            let n = &self.nodes[id as usize];
+            insns.push(match n.insn.branch_field() {
+                Some(f) if n.target != NIL => n.insn.with_rel(f, pos[n.target as usize] as i64 - i as i64 - 1),
+                _ => n.insn,
+            });
+            aux.push(n.aux);
+            if n.linfo != NIL {
+                linfo.push(LineInfo { insn_off: i as u32, ..self.linfo_recs[n.linfo as usize] });
+            }
+        }
+        let subprogs = self.subprogs[..=self.subprog_cnt]
+            .iter()
+            .map(|s| Subprog { start: pos[s.start as usize], linfo_idx: s.linfo_idx })
+            .collect();
+        let pokes = self
+            .pokes
+            .iter()
+            .map(|p| match *p {
+                PokeRef::Node(n) => pos[n as usize],
+                PokeRef::Past(v) => (v + self.inserted) as u32,
+            })
+            .collect();
+        let mut insn_arrays = Vec::with_capacity(self.ia_lens.len());
+        let mut e = 0;
+        for &n in &self.ia_lens {
+            insn_arrays.push(
+                self.ia_entries[e..e + n].iter().map(|x| if x.node == NIL { INSN_DELETED } else { pos[x.node as usize] }).collect(),
+            );
+            e += n;
+        }
+        Program {
+            insns,
+            aux,
+            subprogs,
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo,
+            func_info: self.func_info,
+            func_info_aux: self.func_info_aux,
+            pokes,
+            insn_arrays,
+        }
+    }
+}

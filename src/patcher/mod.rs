@@ -3,12 +3,14 @@
 
 pub mod array;
 pub mod list;
+mod seq;
 
 use crate::insn::Insn;
 use crate::program::{Aux, Invalid, Program};
 use std::fmt;
 
 pub use array::ArrayPatcher;
+pub use list::ListPatcher;
 
 
 /// `-ERANGE`.
@@ -39,6 +41,8 @@ pub enum PatchError {
     ProbePastEnd { off: usize },
     /// `adjust_jmp_off` asked to move targets past the end.
     JmpOffOutOfRange { tgt: usize, delta: u32, len: usize },
+    /// A removal would leave a subprog starting inside the removed range (Q13).
+    CutsSubprog { subprog: usize, start: usize, off: usize, cnt: usize },
     /// The program given to the patcher breaks a load-time rule.
     InvalidProgram(Invalid),
 }
@@ -76,6 +80,10 @@ impl fmt::Display for PatchError {
             PatchError::JmpOffOutOfRange { tgt, delta, len } => {
                 write!(f, "adjust_jmp_off({tgt}, {delta}) past the end of a {len}-insn program")
             }
+            PatchError::CutsSubprog { subprog, start, off, cnt } => write!(
+                f,
+                "removal [{off}, {off}+{cnt}) cuts subprog {subprog} (start {start}) below its head (Q13)"
+            ),
             PatchError::InvalidProgram(e) => write!(f, "{e}"),
         }
     }
@@ -146,6 +154,20 @@ pub(crate) mod pre {
         // Removing every slot is no verifier pass's doing: refused.
         if cnt == 0 || off >= len || cnt > len - off || cnt == len {
             return Err(PatchError::RangeOutOfProgram { off, cnt, len });
+        }
+        Ok(())
+    }
+
+    /// Refuse a removal that cuts a subprog whose start lies strictly inside
+    /// the range but which goes on past it: the kernel would give it start
+    /// `start - cnt`, outside its code (Q13); no verifier pass does this.
+    pub fn remove_keeps_subprogs(starts: &[usize], len: usize, off: usize, cnt: usize) -> Result<(), PatchError> {
+        let end = off + cnt;
+        for (k, &s) in starts.iter().enumerate() {
+            let next = starts.get(k + 1).copied().unwrap_or(len);
+            if off < s && s < end && next > end {
+                return Err(PatchError::CutsSubprog { subprog: k, start: s, off, cnt });
+            }
         }
         Ok(())
     }
