@@ -1,12 +1,21 @@
 //! patch-equiv: a kernel-exact model of the BPF verifier's array patcher, a
 //! list patcher whose per-patch cost does not grow with the program, and a
 //! differential harness that shows they agree.
+//!
+//! Data flows one way: `insn`/`program` (the model) → `patcher` (array and
+//! list) → `gen` (valid programs and verifier-shaped ops) → `equiv` (run both,
+//! compare, report) → `case_file`/`campaign`/`shrink`/`cli`.
 
+pub mod campaign;
 pub mod case;
+pub mod case_file;
 pub mod diff;
 pub mod disasm;
+pub mod equiv;
+pub mod gen;
 pub mod insn;
 pub mod op;
 pub mod patcher;
 pub mod program;
+pub mod replay;
 pub mod vectors;

@@ -20,7 +20,11 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
         if p.is_dir() {
             let mut stack = vec![p.clone()];
             while let Some(d) = stack.pop() {
-                let rd = std::fs::read_dir(&d).map_err(|e| InputError { file: d.display().to_string(), line: 0, msg: format!("cannot read directory: {e}") })?;
+                let rd = std::fs::read_dir(&d).map_err(|e| InputError {
+                    file: d.display().to_string(),
+                    line: 0,
+                    msg: format!("cannot read directory: {e}"),
+                })?;
                 for e in rd.flatten() {
                     let path = e.path();
                     if path.is_dir() {
@@ -33,7 +37,11 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(InputError { file: p.display().to_string(), line: 0, msg: "no such file or directory".into() });
+            return Err(InputError {
+                file: p.display().to_string(),
+                line: 0,
+                msg: "no such file or directory".into(),
+            });
         }
     }
     out.sort();
@@ -59,10 +67,12 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, InputError> {
 /// Check one case with the chosen patcher(s): the first mismatch, tagged.
 pub fn check(case: &Case, which: Which) -> Result<(), (String, Mismatch)> {
     if matches!(which, Which::Array | Which::Both) {
-        case.check::<ArrayPatcher>().map_err(|m| ("array".to_string(), m))?;
+        case.check::<ArrayPatcher>()
+            .map_err(|m| ("array".to_string(), m))?;
     }
     if matches!(which, Which::List | Which::Both) {
-        case.check::<ListPatcher>().map_err(|m| ("list".to_string(), m))?;
+        case.check::<ListPatcher>()
+            .map_err(|m| ("list".to_string(), m))?;
     }
     if which == Which::Both && case.expect.is_none() {
         if let Some(report) = crate::equiv::run_case(case).divergence() {

@@ -26,8 +26,11 @@ struct Node {
     /// The bytes; for a branch the relative field is recomputed from `target`.
     insn: Insn,
     aux: Aux,
-    /// Branch target node (`sentinel` = one past the end), or NIL.
+    /// Branch target node (`sentinel` = the end), or NIL.
     target: u32,
+    /// With the sentinel as target: how far past the end (a removal can leave
+    /// dead code pointing there, as the kernel's does; Q7).
+    past: u32,
     /// Intrusive list of the nodes whose branch targets this one.
     in_head: u32,
     in_next: u32,
@@ -43,7 +46,19 @@ struct Node {
 
 impl Node {
     fn new(insn: Insn, aux: Aux) -> Node {
-        Node { insn, aux, target: NIL, in_head: NIL, in_next: NIL, in_prev: NIL, linfo: NIL, ia_head: NIL, ref_ver: 0, alive: true }
+        Node {
+            insn,
+            aux,
+            target: NIL,
+            past: 0,
+            in_head: NIL,
+            in_next: NIL,
+            in_prev: NIL,
+            linfo: NIL,
+            ia_head: NIL,
+            ref_ver: 0,
+            alive: true,
+        }
     }
 }
 
@@ -133,7 +148,10 @@ impl ListPatcher {
     fn bind(&mut self, src: u32, tgt: u32) {
         let old = self.nodes[src as usize].target;
         if old != NIL {
-            let (next, prev) = (self.nodes[src as usize].in_next, self.nodes[src as usize].in_prev);
+            let (next, prev) = (
+                self.nodes[src as usize].in_next,
+                self.nodes[src as usize].in_prev,
+            );
             if prev == NIL {
                 self.nodes[old as usize].in_head = next;
             } else {
@@ -145,6 +163,7 @@ impl ListPatcher {
         }
         let n = &mut self.nodes[src as usize];
         n.target = tgt;
+        n.past = 0;
         n.ref_ver = n.ref_ver.wrapping_add(1);
         n.in_next = NIL;
         n.in_prev = NIL;
@@ -162,7 +181,8 @@ impl ListPatcher {
     fn watch_branch(&mut self, src: u32, x: i64) {
         let n = &self.nodes[src as usize];
         if n.target != NIL && n.insn.branch_field() == Some(BranchField::Off16) {
-            self.watch.push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
+            self.watch
+                .push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
         }
     }
 
@@ -181,9 +201,27 @@ impl ListPatcher {
         }
     }
 
+    /// Point the branch of `src` at index `t`, which may lie past the end.
+    fn bind_index(&mut self, src: u32, t: usize) {
+        let len = self.seq.len();
+        if t <= len {
+            let tgt = self.node_at(t);
+            self.bind(src, tgt);
+        } else {
+            self.bind(src, self.sentinel);
+            self.nodes[src as usize].past = (t - len) as u32;
+        }
+    }
+
+    /// Current index of the branch target of `src`.
+    fn target_pos(&self, src: u32) -> usize {
+        let n = &self.nodes[src as usize];
+        self.pos(n.target) + n.past as usize
+    }
+
     /// Current relative value of the branch of `src` located at `at`.
     fn rel_at(&self, src: u32, at: usize) -> i64 {
-        self.pos(self.nodes[src as usize].target) as i64 - at as i64 - 1
+        self.target_pos(src) as i64 - at as i64 - 1
     }
 
     /// The probe of `bpf_patch_insn_single` for a patch of `delta` at `off`: the
@@ -201,7 +239,7 @@ impl ListPatcher {
                 continue;
             }
             let s = self.seq.rank(src);
-            let t = self.pos(n.target);
+            let t = self.target_pos(src);
             let x = t as i64 - s as i64 - 1;
             let crosses = (s < off && t > off) || (s > off && t <= off);
             if crosses && slack(x) < delta {
@@ -224,14 +262,21 @@ impl ListPatcher {
         let delta = patch.len() - 1;
         if (len + delta) as i64 > S16_MAX {
             if let Some(insn) = self.probe(off, delta as i64) {
-                return Err(PatchError::Range { insn, orig_idx: self.nodes[x as usize].aux.orig_idx });
+                return Err(PatchError::Range {
+                    insn,
+                    orig_idx: self.nodes[x as usize].aux.orig_idx,
+                });
             }
         }
         // The original aux entry goes to the last slot with zext_dst of the last
         // patchlet insn; the others are fresh with the original's `seen`.
         let mut orig = self.nodes[x as usize].aux;
         orig.zext_dst = patch[delta].has_def32();
-        let fresh = |i: &Insn| Aux { seen: orig.seen, zext_dst: i.has_def32(), ..Aux::default() };
+        let fresh = |i: &Insn| Aux {
+            seen: orig.seen,
+            zext_dst: i.has_def32(),
+            ..Aux::default()
+        };
         self.nodes[x as usize].aux = fresh(&patch[0]);
         let mut ids = Vec::with_capacity(delta);
         for (j, insn) in patch.iter().enumerate().skip(1) {
@@ -250,34 +295,31 @@ impl ListPatcher {
 
     /// Indices of the live subprog starts, fake exit included.
     fn subprog_positions(&self) -> Vec<usize> {
-        self.subprogs[..=self.subprog_cnt].iter().map(|s| self.pos(s.start)).collect()
+        self.subprogs[..=self.subprog_cnt]
+            .iter()
+            .map(|s| self.pos(s.start))
+            .collect()
     }
 
     fn remove_impl(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         let len = self.seq.len();
-        let new_len = len - cnt;
         let starts = self.subprog_positions();
         pre::remove_keeps_subprogs(&starts[..self.subprog_cnt], len, off, cnt)?;
-        let removed: Vec<u32> = (off..off + cnt).map(|i| self.seq.get(i).expect("in range")).collect();
-        // Branches from outside into the range keep their index (Q7).
+        let removed: Vec<u32> = (off..off + cnt)
+            .map(|i| self.seq.get(i).expect("in range"))
+            .collect();
+        // Branches from outside into the range keep their index (Q7), which
+        // may now lie past the end (dead code the pass removes next).
         let mut rebinds = Vec::new();
-        let mut worst: Option<(usize, usize)> = None;
         for (k, &r) in removed.iter().enumerate() {
             let mut src = self.nodes[r as usize].in_head;
             while src != NIL {
                 let s = self.seq.rank(src);
                 if s < off || s >= off + cnt {
-                    let at = if s >= off + cnt { s - cnt } else { s };
-                    if off + k > new_len && worst.is_none_or(|(w, _)| at < w) {
-                        worst = Some((at, off + k));
-                    }
                     rebinds.push((src, off + k));
                 }
                 src = self.nodes[src as usize].in_next;
             }
-        }
-        if let Some((insn, target)) = worst {
-            return Err(PatchError::TargetOutOfProgram { insn, target: target as i64, len: new_len });
         }
         let l_off = self.seq.marks_before(off);
         let poke_idx: Vec<i64> = self
@@ -306,8 +348,7 @@ impl ListPatcher {
         }
         self.seq.remove(off, cnt);
         for (src, t) in rebinds {
-            let tgt = self.node_at(t);
-            self.bind(src, tgt);
+            self.bind_index(src, t);
             let at = self.seq.rank(src);
             let x = self.rel_at(src, at);
             self.watch_branch(src, x);
@@ -315,7 +356,11 @@ impl ListPatcher {
         self.subprogs_after_remove(&starts, off, cnt);
         self.linfo_after_remove(off, l_off, &dropped_recs);
         for (p, idx) in self.pokes.iter_mut().zip(poke_idx) {
-            *p = if (idx as usize) < new_len { PokeRef::Node(self.seq.get(idx as usize).expect("in range")) } else { PokeRef::Past(idx - self.inserted) };
+            *p = if (idx as usize) < self.seq.len() {
+                PokeRef::Node(self.seq.get(idx as usize).expect("in range"))
+            } else {
+                PokeRef::Past(idx - self.inserted)
+            };
         }
         Ok(())
     }
@@ -328,7 +373,10 @@ impl ListPatcher {
         let end = off + cnt;
         // First entry at or after the range, and the entry that follows it.
         let first = starts[..sc].iter().position(|&s| s >= off).unwrap_or(sc);
-        let mut past = starts[first..sc].iter().position(|&s| s >= end).map_or(sc, |p| p + first);
+        let mut past = starts[first..sc]
+            .iter()
+            .position(|&s| s >= end)
+            .map_or(sc, |p| p + first);
         if starts[past] != end {
             past = past.wrapping_sub(1);
         }
@@ -344,7 +392,13 @@ impl ListPatcher {
             }
         }
         for (k, s) in new_starts.iter().enumerate() {
-            let idx = if *s < off { *s } else if *s < end { off } else { s - cnt };
+            let idx = if *s < off {
+                *s
+            } else if *s < end {
+                off
+            } else {
+                s - cnt
+            };
             self.subprogs[k].start = self.node_at(idx);
         }
     }
@@ -368,7 +422,11 @@ impl ListPatcher {
         for s in &mut self.subprogs[..=self.subprog_cnt] {
             let li = s.linfo_idx as usize;
             if li > l_off {
-                s.linfo_idx = if li >= l_off + l_cnt { (li - l_cnt) as u32 } else { l_off as u32 };
+                s.linfo_idx = if li >= l_off + l_cnt {
+                    (li - l_cnt) as u32
+                } else {
+                    l_off as u32
+                };
             }
         }
     }
@@ -406,7 +464,10 @@ impl ListPatcher {
         for (s, src, f) in srcs {
             let nx = self.rel_at(src, s) + delta as i64;
             if !super::array::field_fits(f, nx) {
-                return Err(PatchError::Range { insn: s, orig_idx: self.nodes[src as usize].aux.orig_idx });
+                return Err(PatchError::Range {
+                    insn: s,
+                    orig_idx: self.nodes[src as usize].aux.orig_idx,
+                });
             }
             self.bind(src, new_t);
             self.watch_branch(src, nx);
@@ -424,7 +485,12 @@ impl ListPatcher {
     /// Build from a validated program.
     fn build(prog: Program) -> ListPatcher {
         let len = prog.insns.len();
-        let mut nodes: Vec<Node> = prog.insns.iter().zip(&prog.aux).map(|(i, a)| Node::new(*i, *a)).collect();
+        let mut nodes: Vec<Node> = prog
+            .insns
+            .iter()
+            .zip(&prog.aux)
+            .map(|(i, a)| Node::new(*i, *a))
+            .collect();
         nodes.push(Node::new(Insn::default(), Aux::default()));
         let sentinel = len as u32;
         let ids: Vec<u32> = (0..len as u32).collect();
@@ -460,14 +526,41 @@ impl ListPatcher {
             lp.nodes[rec.insn_off as usize].linfo = r as u32;
             lp.seq.set_mark(rec.insn_off, true);
         }
-        lp.subprogs = prog.subprogs.iter().map(|s| SubprogRef { start: s.start, linfo_idx: s.linfo_idx }).collect();
-        lp.subprogs.resize(MAX_SUBPROGS + 2, SubprogRef { start: sentinel, linfo_idx: 0 });
-        lp.pokes = prog.pokes.iter().map(|&p| if (p as usize) < len { PokeRef::Node(p) } else { PokeRef::Past(p as i64) }).collect();
+        lp.subprogs = prog
+            .subprogs
+            .iter()
+            .map(|s| SubprogRef {
+                start: s.start,
+                linfo_idx: s.linfo_idx,
+            })
+            .collect();
+        lp.subprogs.resize(
+            MAX_SUBPROGS + 2,
+            SubprogRef {
+                start: sentinel,
+                linfo_idx: 0,
+            },
+        );
+        lp.pokes = prog
+            .pokes
+            .iter()
+            .map(|&p| {
+                if (p as usize) < len {
+                    PokeRef::Node(p)
+                } else {
+                    PokeRef::Past(p as i64)
+                }
+            })
+            .collect();
         for map in &prog.insn_arrays {
             for &x in map {
                 let node = if x == INSN_DELETED { NIL } else { x };
                 let e = lp.ia_entries.len() as u32;
-                let next = if node == NIL { NIL } else { std::mem::replace(&mut lp.nodes[node as usize].ia_head, e) };
+                let next = if node == NIL {
+                    NIL
+                } else {
+                    std::mem::replace(&mut lp.nodes[node as usize].ia_head, e)
+                };
                 lp.ia_entries.push(IaEntry { node, next });
             }
         }
@@ -528,8 +621,18 @@ impl Patcher for ListPatcher {
         self.seq.get(i).map(|id| self.nodes[id as usize].aux)
     }
 
-    /// Linearize: one walk assigns indices, then every reference is resolved.
     fn into_program(self) -> Program {
+        self.linearize()
+    }
+
+    fn snapshot(&self) -> Program {
+        self.linearize()
+    }
+}
+
+impl ListPatcher {
+    /// Linearize: one walk assigns indices, then every reference is resolved.
+    pub fn linearize(&self) -> Program {
         let order = self.seq.to_vec();
         let len = order.len();
         let mut pos = vec![u32::MAX; self.nodes.len()];
@@ -543,17 +646,26 @@ impl Patcher for ListPatcher {
         for (i, &id) in order.iter().enumerate() {
             let n = &self.nodes[id as usize];
             insns.push(match n.insn.branch_field() {
-                Some(f) if n.target != NIL => n.insn.with_rel(f, pos[n.target as usize] as i64 - i as i64 - 1),
+                Some(f) if n.target != NIL => n.insn.with_rel(
+                    f,
+                    pos[n.target as usize] as i64 + n.past as i64 - i as i64 - 1,
+                ),
                 _ => n.insn,
             });
             aux.push(n.aux);
             if n.linfo != NIL {
-                linfo.push(LineInfo { insn_off: i as u32, ..self.linfo_recs[n.linfo as usize] });
+                linfo.push(LineInfo {
+                    insn_off: i as u32,
+                    ..self.linfo_recs[n.linfo as usize]
+                });
             }
         }
         let subprogs = self.subprogs[..=self.subprog_cnt]
             .iter()
-            .map(|s| Subprog { start: pos[s.start as usize], linfo_idx: s.linfo_idx })
+            .map(|s| Subprog {
+                start: pos[s.start as usize],
+                linfo_idx: s.linfo_idx,
+            })
             .collect();
         let pokes = self
             .pokes
@@ -567,7 +679,16 @@ impl Patcher for ListPatcher {
         let mut e = 0;
         for &n in &self.ia_lens {
             insn_arrays.push(
-                self.ia_entries[e..e + n].iter().map(|x| if x.node == NIL { INSN_DELETED } else { pos[x.node as usize] }).collect(),
+                self.ia_entries[e..e + n]
+                    .iter()
+                    .map(|x| {
+                        if x.node == NIL {
+                            INSN_DELETED
+                        } else {
+                            pos[x.node as usize]
+                        }
+                    })
+                    .collect(),
             );
             e += n;
         }
@@ -577,8 +698,8 @@ impl Patcher for ListPatcher {
             subprogs,
             hidden_subprog_cnt: self.hidden_subprog_cnt,
             linfo,
-            func_info: self.func_info,
-            func_info_aux: self.func_info_aux,
+            func_info: self.func_info.clone(),
+            func_info_aux: self.func_info_aux.clone(),
             pokes,
             insn_arrays,
         }

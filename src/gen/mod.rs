@@ -1,0 +1,90 @@
+//! Generation of valid programs and verifier-shaped op sequences from an
+//! `arbitrary::Unstructured` (the fuzz input, or seeded random bytes).
+
+pub mod config;
+pub mod features;
+mod large;
+pub mod ops;
+pub mod patchlet;
+pub mod program;
+
+pub use config::{Config, OpWeights};
+pub use features::{Feature, Features, Stats};
+
+use crate::case::Case;
+use crate::patcher::{ArrayPatcher, Patcher};
+use arbitrary::Unstructured;
+
+/// A generated case with what it exercised.
+#[derive(Clone, Debug)]
+pub struct GenCase {
+    pub case: Case,
+    pub features: Features,
+    /// Per op: the program is valid after it (see `ops` for the exception).
+    pub checkpoints: Vec<bool>,
+}
+
+/// Generate one case: a valid program, then ops on it.
+pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase> {
+    let (prog, info) = program::generate(cfg, u)?;
+    let mut features = Features::default();
+    note_program(&prog, &mut features);
+    let shadow = ArrayPatcher::new(prog.clone()).map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    let mut g = ops::OpGen::new(cfg, shadow);
+    g.generate(u, info.large)?;
+    features.0 |= g.features.0;
+    let case = Case {
+        name: String::new(),
+        prog,
+        ops: g.ops,
+        expect: None,
+        ignore_tokens: false,
+    };
+    Ok(GenCase {
+        case,
+        features,
+        checkpoints: g.checkpoints,
+    })
+}
+
+/// Features visible in the program itself.
+fn note_program(p: &crate::program::Program, f: &mut Features) {
+    for i in &p.insns {
+        if i.is_gotol() {
+            f.add(Feature::Gotol);
+        }
+        if i.is_pseudo_call() {
+            f.add(Feature::PseudoCall);
+        }
+        if i.is_pseudo_func() {
+            f.add(Feature::PseudoFunc);
+        }
+        if i.is_may_goto() {
+            f.add(Feature::MayGoto);
+        }
+        if i.is_ld_imm64() {
+            f.add(Feature::LdImm64);
+        }
+    }
+    if !p.pokes.is_empty() {
+        f.add(Feature::Tailcall);
+    }
+    if !p.insn_arrays.is_empty() {
+        f.add(Feature::InsnArray);
+    }
+}
+
+/// The one path from bytes to a case, shared by the fuzz target and the
+/// seeded campaigns: a swarm `Config` drawn from the bytes, then the case.
+pub fn from_bytes(data: &[u8]) -> arbitrary::Result<(Config, GenCase)> {
+    use arbitrary::Arbitrary;
+    let mut u = Unstructured::new(data);
+    let cfg = Config::arbitrary(&mut u)?;
+    let case = generate(&cfg, &mut u)?;
+    Ok((cfg, case))
+}
+
+/// The same with a fixed config (`--config FILE`): every byte goes to the case.
+pub fn from_bytes_with(cfg: &Config, data: &[u8]) -> arbitrary::Result<GenCase> {
+    generate(cfg, &mut Unstructured::new(data))
+}
