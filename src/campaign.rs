@@ -19,3 +19,100 @@ pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
     rng.fill_bytes(&mut buf);
     buf
 }
+
+use crate::equiv::{self, Report};
+use crate::gen::{self, Config, Feature, Stats};
+use crate::patcher::{ArrayPatcher, ListPatcher};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Which list patcher a campaign checks: the real one, or one with a planted
+/// fault (to show the harness finds it).
+pub type Checker = fn(&crate::case::Case) -> equiv::Checked;
+
+/// The checker for the real patchers.
+pub fn real_checker(case: &crate::case::Case) -> equiv::Checked {
+    equiv::run_with::<ArrayPatcher, ListPatcher>(case)
+}
+
+/// What one seeded run found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub stats: Stats,
+    /// The lowest-numbered divergent case, if any.
+    pub divergence: Option<(u64, Report)>,
+    pub seconds: f64,
+}
+
+/// Generate case `k` (from the swarm config in its bytes, or `cfg`).
+pub fn generate_case(seed: u64, k: u64, cfg: Option<&Config>) -> arbitrary::Result<gen::GenCase> {
+    let bytes = case_bytes(seed, k);
+    let mut g = match cfg {
+        Some(c) => gen::from_bytes_with(c, &bytes)?,
+        None => gen::from_bytes(&bytes)?.1,
+    };
+    g.case.name = format!("seed-{seed}-case-{k}");
+    Ok(g)
+}
+
+fn one(seed: u64, k: u64, cfg: Option<&Config>, check: Checker) -> (Stats, Option<(u64, Report)>) {
+    let mut stats = Stats::default();
+    match generate_case(seed, k, cfg) {
+        Err(_) => stats.rejected += 1,
+        Ok(g) => {
+            let checked = check(&g.case);
+            let mut f = g.features;
+            if checked.errors.iter().any(|(_, e)| e.errno() == Some(crate::patcher::ERANGE)) {
+                f.add(Feature::Erange);
+            }
+            stats.record(f, g.case.ops.len());
+            if let Some(r) = checked.divergence() {
+                return (stats, Some((k, r)));
+            }
+        }
+    }
+    (stats, None)
+}
+
+/// Cases per chunk: time-bounded runs stop between chunks, so which cases a
+/// run covered depends only on how many chunks it finished.
+pub const CHUNK: u64 = 2048;
+
+/// Run cases `[0, cases)` (or chunks until `seconds` pass) on `jobs` threads.
+/// `progress` is called after each chunk with (cases done, stats so far).
+pub fn run(
+    seed: u64,
+    cases: Option<u64>,
+    seconds: Option<f64>,
+    jobs: usize,
+    cfg: Option<&Config>,
+    check: Checker,
+    mut progress: impl FnMut(u64, &Stats),
+) -> Outcome {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let mut done = 0u64;
+    let limit = cases.unwrap_or(u64::MAX);
+    while done < limit {
+        if seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
+            break;
+        }
+        let end = (done + CHUNK).min(limit);
+        let results: Vec<(Stats, Option<(u64, Report)>)> =
+            pool.install(|| (done..end).into_par_iter().map(|k| one(seed, k, cfg, check)).collect());
+        let mut first: Option<(u64, Report)> = None;
+        for (s, d) in results {
+            stats.merge(&s);
+            if first.is_none() {
+                first = d;
+            }
+        }
+        done = end;
+        progress(done, &stats);
+        if first.is_some() {
+            return Outcome { stats, divergence: first, seconds: start.elapsed().as_secs_f64() };
+        }
+    }
+    Outcome { stats, divergence: None, seconds: start.elapsed().as_secs_f64() }
+}

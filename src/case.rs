@@ -33,11 +33,7 @@ pub enum Mismatch {
     /// The input program was refused.
     Invalid(PatchError),
     /// Op `op` failed although it should not have (or with another error).
-    UnexpectedError {
-        op: usize,
-        got: PatchError,
-        expected: Option<i32>,
-    },
+    UnexpectedError { op: usize, got: PatchError, expected: Option<i32> },
     /// Op `op` succeeded although it should have failed with `errno`.
     UnexpectedSuccess { op: usize, errno: i32 },
     /// The expected failing op is past the end of the op list.
@@ -52,33 +48,20 @@ impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mismatch::Invalid(e) => write!(f, "program refused: {e}"),
-            Mismatch::UnexpectedError {
-                op,
-                got,
-                expected: Some(errno),
-            } => {
+            Mismatch::UnexpectedError { op, got, expected: Some(errno) } => {
                 write!(f, "op {op}: expected errno {errno}, got {got}")
             }
-            Mismatch::UnexpectedError {
-                op,
-                got,
-                expected: None,
-            } => write!(f, "op {op}: expected success, got {got}"),
+            Mismatch::UnexpectedError { op, got, expected: None } => write!(f, "op {op}: expected success, got {got}"),
             Mismatch::UnexpectedSuccess { op, errno } => {
                 write!(f, "op {op}: expected errno {errno}, got success")
             }
-            Mismatch::NoFailure { op, errno } => write!(
-                f,
-                "expected op {op} to fail with errno {errno}, but no op did"
-            ),
+            Mismatch::NoFailure { op, errno } => {
+                write!(f, "expected op {op} to fail with errno {errno}, but no op did")
+            }
             Mismatch::State(d) => write!(f, "final state: {d}"),
             Mismatch::Diverged(r) => {
                 let (op, table) = r.signature();
-                write!(
-                    f,
-                    "patchers diverge at op {:?} ({op}), {table}: array {} / list {}",
-                    r.op, r.array, r.list
-                )
+                write!(f, "patchers diverge at op {:?} ({op}), {table}: array {} / list {}", r.op, r.array, r.list)
             }
         }
     }
@@ -98,36 +81,19 @@ impl Case {
                     if got.errno() == Some(errno) {
                         return Ok(());
                     }
-                    return Err(Mismatch::UnexpectedError {
-                        op: k,
-                        got,
-                        expected: Some(errno),
-                    });
+                    return Err(Mismatch::UnexpectedError { op: k, got, expected: Some(errno) });
                 }
-                (Err(got), _) => {
-                    return Err(Mismatch::UnexpectedError {
-                        op: k,
-                        got,
-                        expected: None,
-                    })
-                }
-                (Ok(_), Some((fk, errno))) if fk == k => {
-                    return Err(Mismatch::UnexpectedSuccess { op: k, errno })
-                }
+                (Err(got), _) => return Err(Mismatch::UnexpectedError { op: k, got, expected: None }),
+                (Ok(_), Some((fk, errno))) if fk == k => return Err(Mismatch::UnexpectedSuccess { op: k, errno }),
                 (Ok(_), _) => {}
             }
         }
         match &self.expect {
-            Some(Expect::Fail { op, errno }) => Err(Mismatch::NoFailure {
-                op: *op,
-                errno: *errno,
-            }),
-            Some(Expect::Ok(want)) => {
-                match first_difference(want, &p.into_program(), self.ignore_tokens) {
-                    Some(d) => Err(Mismatch::State(d)),
-                    None => Ok(()),
-                }
-            }
+            Some(Expect::Fail { op, errno }) => Err(Mismatch::NoFailure { op: *op, errno: *errno }),
+            Some(Expect::Ok(want)) => match first_difference(want, &p.into_program(), self.ignore_tokens) {
+                Some(d) => Err(Mismatch::State(d)),
+                None => Ok(()),
+            },
             None => Ok(()),
         }
     }

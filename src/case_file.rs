@@ -30,9 +30,7 @@ use crate::case::{Case, Expect};
 use crate::disasm::disasm;
 use crate::insn::Insn;
 use crate::op::Op;
-use crate::program::{
-    Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_INSNS, MAX_SUBPROGS,
-};
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_INSNS, MAX_SUBPROGS};
 use crate::vectors::InputError;
 use std::fmt::Write;
 
@@ -44,22 +42,14 @@ pub const MAX_OPS: usize = 1_000_000;
 pub const MAX_TABLE: usize = 4 * MAX_INSNS;
 
 fn bytes(i: &Insn) -> String {
-    i.encode()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    i.encode().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 fn insn_lines(out: &mut String, insns: &[Insn], aux: Option<&[Aux]>, indent: &str) {
     for (k, i) in insns.iter().enumerate() {
         let next = insns.get(k + 1);
         let prev_ld = k > 0 && insns[k - 1].is_ld_imm64();
-        let text = if prev_ld {
-            "(ld_imm64 hi)".to_string()
-        } else {
-            disasm(i, next)
-        };
+        let text = if prev_ld { "(ld_imm64 hi)".to_string() } else { disasm(i, next) };
         match aux.and_then(|a| a.get(k)) {
             Some(a) => {
                 let _ = writeln!(
@@ -83,27 +73,14 @@ fn program_text(out: &mut String, p: &Program) {
     let _ = writeln!(out, "program");
     let _ = writeln!(out, "insns {}", p.insns.len());
     insn_lines(out, &p.insns, Some(&p.aux), "  ");
-    let _ = writeln!(
-        out,
-        "subprogs {} hidden {}",
-        p.subprog_cnt(),
-        p.hidden_subprog_cnt
-    );
+    let _ = writeln!(out, "subprogs {} hidden {}", p.subprog_cnt(), p.hidden_subprog_cnt);
     for (k, s) in p.subprogs.iter().enumerate() {
-        let what = if k + 1 == p.subprogs.len() {
-            "fake exit".to_string()
-        } else {
-            format!("subprog {k}")
-        };
+        let what = if k + 1 == p.subprogs.len() { "fake exit".to_string() } else { format!("subprog {k}") };
         let _ = writeln!(out, "  {} {}  ; {what}", s.start, s.linfo_idx);
     }
     let _ = writeln!(out, "linfo {}", p.linfo.len());
     for l in &p.linfo {
-        let _ = writeln!(
-            out,
-            "  {} {} {} {}",
-            l.insn_off, l.file_name_off, l.line_off, l.line_col
-        );
+        let _ = writeln!(out, "  {} {} {} {}", l.insn_off, l.file_name_off, l.line_off, l.line_col);
     }
     match &p.func_info {
         None => {
@@ -118,22 +95,11 @@ fn program_text(out: &mut String, p: &Program) {
     }
     let join = |v: &[u32]| {
         v.iter()
-            .map(|x| {
-                if *x == INSN_DELETED {
-                    "deleted".into()
-                } else {
-                    x.to_string()
-                }
-            })
+            .map(|x| if *x == INSN_DELETED { "deleted".into() } else { x.to_string() })
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let _ = writeln!(
-        out,
-        "func_info_aux {}\n  {}",
-        p.func_info_aux.len(),
-        join(&p.func_info_aux)
-    );
+    let _ = writeln!(out, "func_info_aux {}\n  {}", p.func_info_aux.len(), join(&p.func_info_aux));
     let _ = writeln!(out, "pokes {}\n  {}", p.pokes.len(), join(&p.pokes));
     let _ = writeln!(out, "insn_arrays {}", p.insn_arrays.len());
     for m in &p.insn_arrays {
@@ -209,15 +175,8 @@ impl<'a> Reader<'a> {
     }
 
     fn err(&self, msg: impl Into<String>) -> InputError {
-        let line = self
-            .lines
-            .get(self.at.min(self.lines.len().saturating_sub(1)))
-            .map_or(0, |l| l.0);
-        InputError {
-            file: self.file.into(),
-            line,
-            msg: msg.into(),
-        }
+        let line = self.lines.get(self.at.min(self.lines.len().saturating_sub(1))).map_or(0, |l| l.0);
+        InputError { file: self.file.into(), line, msg: msg.into() }
     }
 
     fn next(&mut self, what: &str) -> Result<Vec<&'a str>, InputError> {
@@ -253,8 +212,7 @@ impl<'a> Reader<'a> {
 
     fn num<T: std::str::FromStr>(&self, tok: Option<&&str>, what: &str) -> Result<T, InputError> {
         let t = tok.ok_or_else(|| self.err(format!("missing {what}")))?;
-        t.parse::<T>()
-            .map_err(|_| self.err(format!("{what}: \"{t}\" is not a valid number")))
+        t.parse::<T>().map_err(|_| self.err(format!("{what}: \"{t}\" is not a valid number")))
     }
 
     /// A declared count, refused when over `max` before anything is allocated.
@@ -276,8 +234,7 @@ impl<'a> Reader<'a> {
         if tok == "deleted" {
             return Ok(INSN_DELETED);
         }
-        tok.parse::<u32>()
-            .map_err(|_| self.err(format!("{what}: \"{tok}\" is not a u32")))
+        tok.parse::<u32>().map_err(|_| self.err(format!("{what}: \"{tok}\" is not a u32")))
     }
 
     /// `k  b0 .. b7` with optional `aux o s z t`.
@@ -285,9 +242,7 @@ impl<'a> Reader<'a> {
         let t = self.next("an instruction line")?;
         if t.len() < 9 {
             self.back();
-            return Err(self.err(format!(
-                "instruction {k}: expected an index and 8 hex bytes"
-            )));
+            return Err(self.err(format!("instruction {k}: expected an index and 8 hex bytes")));
         }
         let idx: usize = self.num(t.first(), "instruction index")?;
         if idx != k {
@@ -303,9 +258,7 @@ impl<'a> Reader<'a> {
         let aux = if with_aux {
             if t.get(9) != Some(&"aux") || t.len() != 14 {
                 self.back();
-                return Err(self.err(format!(
-                    "instruction {k}: expected \"aux orig_idx seen zext token\""
-                )));
+                return Err(self.err(format!("instruction {k}: expected \"aux orig_idx seen zext token\"")));
             }
             let z: u8 = self.num(t.get(12), "zext_dst")?;
             if z > 1 {
@@ -320,10 +273,7 @@ impl<'a> Reader<'a> {
         } else {
             if t.len() != 9 {
                 self.back();
-                return Err(self.err(format!(
-                    "instruction {k}: unexpected \"{}\"",
-                    t[9..].join(" ")
-                )));
+                return Err(self.err(format!("instruction {k}: unexpected \"{}\"", t[9..].join(" "))));
             }
             None
         };
@@ -334,11 +284,7 @@ impl<'a> Reader<'a> {
         let t = if n == 0 {
             // An empty table may omit its (empty) value line.
             match self.lines.get(self.at) {
-                Some((_, t))
-                    if t.iter()
-                        .all(|x| x.parse::<u32>().is_ok() || *x == "deleted")
-                        && !t.is_empty() =>
-                {
+                Some((_, t)) if t.iter().all(|x| x.parse::<u32>().is_ok() || *x == "deleted") && !t.is_empty() => {
                     self.next(what)?
                 }
                 _ => Vec::new(),
@@ -374,10 +320,8 @@ impl<'a> Reader<'a> {
             if t.len() != 2 {
                 return Err(self.err(format!("subprog {k}: expected \"start linfo_idx\"")));
             }
-            subprogs.push(Subprog {
-                start: self.num(t.first(), "start")?,
-                linfo_idx: self.num(t.get(1), "linfo_idx")?,
-            });
+            subprogs
+                .push(Subprog { start: self.num(t.first(), "start")?, linfo_idx: self.num(t.get(1), "linfo_idx")? });
         }
         let nl = self.keyed_count("linfo", "linfo", MAX_TABLE)?;
         let mut linfo = Vec::with_capacity(nl);
@@ -421,17 +365,9 @@ impl<'a> Reader<'a> {
             let t = self.next("an insn-array line")?;
             let n = self.count(t.first(), &format!("insn_arrays[{m}] entries"), MAX_TABLE)?;
             if t.len() != n + 1 {
-                return Err(self.err(format!(
-                    "insn_arrays[{m}]: declared {n} entries, found {}",
-                    t.len() - 1
-                )));
+                return Err(self.err(format!("insn_arrays[{m}]: declared {n} entries, found {}", t.len() - 1)));
             }
-            insn_arrays.push(
-                t[1..]
-                    .iter()
-                    .map(|x| self.value(x, "insn-array entry"))
-                    .collect::<Result<_, _>>()?,
-            );
+            insn_arrays.push(t[1..].iter().map(|x| self.value(x, "insn-array entry")).collect::<Result<_, _>>()?);
         }
         self.keyed("end")?;
         Ok(Program {
@@ -448,9 +384,7 @@ impl<'a> Reader<'a> {
     }
 
     fn insn_block(&mut self, n: usize) -> Result<Vec<Insn>, InputError> {
-        (0..n)
-            .map(|k| self.insn_line(k, false).map(|x| x.0))
-            .collect()
+        (0..n).map(|k| self.insn_line(k, false).map(|x| x.0)).collect()
     }
 
     fn op(&mut self) -> Result<Op, InputError> {
@@ -467,17 +401,11 @@ impl<'a> Reader<'a> {
                 args(2)?;
                 let off = self.num(t.get(1), "patch off")?;
                 let n = self.count(t.get(2), "patch length", MAX_INSNS)?;
-                Op::Patch {
-                    off,
-                    insns: self.insn_block(n)?,
-                }
+                Op::Patch { off, insns: self.insn_block(n)? }
             }
             "remove" => {
                 args(2)?;
-                Op::Remove {
-                    off: self.num(t.get(1), "remove off")?,
-                    cnt: self.num(t.get(2), "remove cnt")?,
-                }
+                Op::Remove { off: self.num(t.get(1), "remove off")?, cnt: self.num(t.get(2), "remove cnt")? }
             }
             "set" => {
                 if t.len() != 10 {
@@ -485,33 +413,23 @@ impl<'a> Reader<'a> {
                 }
                 let mut b = [0u8; 8];
                 for (j, tok) in t[2..10].iter().enumerate() {
-                    b[j] = u8::from_str_radix(tok, 16)
-                        .map_err(|_| self.err(format!("set: byte \"{tok}\" is not hex")))?;
+                    b[j] =
+                        u8::from_str_radix(tok, 16).map_err(|_| self.err(format!("set: byte \"{tok}\" is not hex")))?;
                 }
-                Op::Set {
-                    off: self.num(t.get(1), "set off")?,
-                    insn: Insn::decode(b),
-                }
+                Op::Set { off: self.num(t.get(1), "set off")?, insn: Insn::decode(b) }
             }
             "hidden" => {
                 args(1)?;
                 let n = self.count(t.get(1), "hidden length", MAX_INSNS)?;
-                Op::HiddenSubprog {
-                    insns: self.insn_block(n)?,
-                }
+                Op::HiddenSubprog { insns: self.insn_block(n)? }
             }
             "adjust_jmp_off" => {
                 args(2)?;
-                Op::AdjustJmpOff {
-                    tgt: self.num(t.get(1), "tgt")?,
-                    delta: self.num(t.get(2), "delta")?,
-                }
+                Op::AdjustJmpOff { tgt: self.num(t.get(1), "tgt")?, delta: self.num(t.get(2), "delta")? }
             }
             "read" => {
                 args(1)?;
-                Op::Read {
-                    idx: self.num(t.get(1), "read idx")?,
-                }
+                Op::Read { idx: self.num(t.get(1), "read idx")? }
             }
             other => {
                 self.back();
@@ -531,9 +449,7 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
     }
     let v: u32 = r.num(head.get(1), "version")?;
     if v != VERSION {
-        return Err(r.err(format!(
-            "unsupported case file version {v} (this tool reads version {VERSION})"
-        )));
+        return Err(r.err(format!("unsupported case file version {v} (this tool reads version {VERSION})")));
     }
     let mut name = String::new();
     let mut ignore_tokens = false;
@@ -558,32 +474,17 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
     let t = r.keyed("expect")?;
     let expect = match t.first() {
         Some(&"none") => None,
-        Some(&"fail") => Some(Expect::Fail {
-            op: r.num(t.get(1), "failed op")?,
-            errno: r.num(t.get(2), "errno")?,
-        }),
+        Some(&"fail") => Some(Expect::Fail { op: r.num(t.get(1), "failed op")?, errno: r.num(t.get(2), "errno")? }),
         Some(&"ok") => Some(Expect::Ok(r.program()?)),
-        _ => {
-            return Err(r.err("expected \"expect none\", \"expect ok\" or \"expect fail OP ERRNO\""))
-        }
+        _ => return Err(r.err("expected \"expect none\", \"expect ok\" or \"expect fail OP ERRNO\"")),
     };
     if r.at < r.lines.len() {
         return Err(r.err("trailing content after the expectation"));
     }
     if name.is_empty() {
-        name = std::path::Path::new(file)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
+        name = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
     }
-    Ok(Case {
-        name,
-        prog,
-        ops,
-        expect,
-        ignore_tokens,
-    })
+    Ok(Case { name, prog, ops, expect, ignore_tokens })
 }
 
 #[cfg(test)]
@@ -599,36 +500,20 @@ mod tests {
             ld_imm64(1, 0, 0x1_0000_0002)[1],
             exit(),
         ]);
-        p.linfo = vec![LineInfo {
-            insn_off: 0,
-            file_name_off: 1,
-            line_off: 2,
-            line_col: 3,
-        }];
-        p.func_info = Some(vec![FuncInfo {
-            insn_off: 0,
-            type_id: 9,
-        }]);
+        p.linfo = vec![LineInfo { insn_off: 0, file_name_off: 1, line_off: 2, line_col: 3 }];
+        p.func_info = Some(vec![FuncInfo { insn_off: 0, type_id: 9 }]);
         p.pokes = vec![3];
         p.insn_arrays = vec![vec![0, INSN_DELETED], vec![]];
         let case = Case {
             name: "rt".into(),
             prog: p.clone(),
             ops: vec![
-                Op::Patch {
-                    off: 0,
-                    insns: vec![ja(2), exit()],
-                },
+                Op::Patch { off: 0, insns: vec![ja(2), exit()] },
                 Op::Remove { off: 1, cnt: 1 },
-                Op::Set {
-                    off: 0,
-                    insn: ja(-1),
-                },
+                Op::Set { off: 0, insn: ja(-1) },
                 Op::Read { idx: 2 },
                 Op::AdjustJmpOff { tgt: 0, delta: 1 },
-                Op::HiddenSubprog {
-                    insns: vec![exit()],
-                },
+                Op::HiddenSubprog { insns: vec![exit()] },
             ],
             expect: Some(Expect::Ok(p)),
             ignore_tokens: false,

@@ -19,16 +19,8 @@ pub struct Diff {
 impl fmt::Display for Diff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.entry {
-            Some(e) => write!(
-                f,
-                "{}[{}]: expected {}, got {}",
-                self.table, e, self.left, self.right
-            ),
-            None => write!(
-                f,
-                "{}: expected {}, got {}",
-                self.table, self.left, self.right
-            ),
+            Some(e) => write!(f, "{}[{}]: expected {}, got {}", self.table, e, self.left, self.right),
+            None => write!(f, "{}: expected {}, got {}", self.table, self.left, self.right),
         }
     }
 }
@@ -36,12 +28,7 @@ impl fmt::Display for Diff {
 fn table<T: PartialEq + Debug>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         if x != y {
-            return Some(Diff {
-                table: name.into(),
-                entry: Some(i),
-                left: format!("{x:?}"),
-                right: format!("{y:?}"),
-            });
+            return Some(Diff { table: name.into(), entry: Some(i), left: format!("{x:?}"), right: format!("{y:?}") });
         }
     }
     (a.len() != b.len()).then(|| Diff {
@@ -56,28 +43,16 @@ fn table<T: PartialEq + Debug>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
 /// `ignore_tokens`, aux tokens and `func_info_aux` are not compared (the kernel
 /// vectors do not carry them).
 pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option<Diff> {
+    if !ignore_tokens && a == b {
+        return None;
+    }
     let strip = |p: &Program| -> Vec<_> {
-        p.aux
-            .iter()
-            .map(|x| {
-                if ignore_tokens {
-                    crate::program::Aux { token: 0, ..*x }
-                } else {
-                    *x
-                }
-            })
-            .collect()
+        p.aux.iter().map(|x| if ignore_tokens { crate::program::Aux { token: 0, ..*x } } else { *x }).collect()
     };
     table("insns", &a.insns, &b.insns)
         .or_else(|| table("aux", &strip(a), &strip(b)))
         .or_else(|| table("subprogs", &a.subprogs, &b.subprogs))
-        .or_else(|| {
-            table(
-                "hidden_subprog_cnt",
-                &[a.hidden_subprog_cnt],
-                &[b.hidden_subprog_cnt],
-            )
-        })
+        .or_else(|| table("hidden_subprog_cnt", &[a.hidden_subprog_cnt], &[b.hidden_subprog_cnt]))
         .or_else(|| table("linfo", &a.linfo, &b.linfo))
         .or_else(|| match (&a.func_info, &b.func_info) {
             (Some(x), Some(y)) => table("func_info", x, y),
@@ -89,22 +64,13 @@ pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option
                 right: format!("{}", if y.is_some() { "present" } else { "absent" }),
             }),
         })
-        .or_else(|| {
-            if ignore_tokens {
-                None
-            } else {
-                table("func_info_aux", &a.func_info_aux, &b.func_info_aux)
-            }
-        })
+        .or_else(|| if ignore_tokens { None } else { table("func_info_aux", &a.func_info_aux, &b.func_info_aux) })
         .or_else(|| table("pokes", &a.pokes, &b.pokes))
         .or_else(|| {
             let (x, y) = (&a.insn_arrays, &b.insn_arrays);
             if x.len() != y.len() {
                 return table("insn_arrays", x, y);
             }
-            x.iter()
-                .zip(y)
-                .enumerate()
-                .find_map(|(m, (p, q))| table(&format!("insn_arrays[{m}]"), p, q))
+            x.iter().zip(y).enumerate().find_map(|(m, (p, q))| table(&format!("insn_arrays[{m}]"), p, q))
         })
 }

@@ -46,11 +46,7 @@ pub fn disasm_program(insns: &[Insn]) -> Vec<String> {
         if insn.is_ld_imm64() {
             if let Some(hi) = next {
                 let clean = hi.code == 0 && hi.dst == 0 && hi.src == 0 && hi.off == 0;
-                out.push(if clean {
-                    LD_IMM64_HI.to_string()
-                } else {
-                    format!("(ld_imm64 hi: bad {hi:?})")
-                });
+                out.push(if clean { LD_IMM64_HI.to_string() } else { format!("(ld_imm64 hi: bad {hi:?})") });
                 i += 1;
             }
         }
@@ -115,15 +111,9 @@ fn alu(i: &Insn) -> Option<String> {
         op::NEG => Some(format!("{r}{d} = -{r}{d}")),
         op::MOV if wide && i.is_src_x() && i.off == ADDR_SPACE_CAST => {
             let imm = i.imm as u32;
-            Some(format!(
-                "r{d} = addr_space_cast(r{s}, {}, {})",
-                imm >> 16,
-                imm & 0xffff
-            ))
+            Some(format!("r{d} = addr_space_cast(r{s}, {}, {})", imm >> 16, imm & 0xffff))
         }
-        op::MOV if wide && i.is_src_x() && i.off == ADDR_PERCPU => {
-            Some(format!("r{d} = &(void __percpu *)(r{s})"))
-        }
+        op::MOV if wide && i.is_src_x() && i.off == ADDR_PERCPU => Some(format!("r{d} = &(void __percpu *)(r{s})")),
         aop => {
             let sym = alu_op_str(aop, i.off == 1)?;
             if i.is_src_x() {
@@ -180,11 +170,7 @@ fn stx(i: &Insn) -> Option<String> {
     match i.imm {
         atomic::XCHG => Some(format!("r{s} = atomic{bits}_xchg({place}, r{s})")),
         atomic::CMPXCHG => Some(format!("r0 = atomic{bits}_cmpxchg({place}, r0, r{s})")),
-        atomic::LOAD_ACQ => Some(format!(
-            "r{} = load_acquire({})",
-            i.dst,
-            addr(size_name(i), s, i.off)
-        )),
+        atomic::LOAD_ACQ => Some(format!("r{} = load_acquire({})", i.dst, addr(size_name(i), s, i.off))),
         atomic::STORE_REL => Some(format!("store_release({place}, r{s})")),
         imm if imm & atomic::FETCH != 0 => {
             let name = fetch_name(imm & !atomic::FETCH)?;
@@ -201,12 +187,7 @@ fn stx(i: &Insn) -> Option<String> {
 fn ld(i: &Insn, next: Option<&Insn>) -> Option<String> {
     match i.mode() {
         field::ABS => Some(format!("r0 = *({} *)skb[{}]", size_name(i), i.imm)),
-        field::IND => Some(format!(
-            "r0 = *({} *)skb[r{} + {}]",
-            size_name(i),
-            i.src,
-            i.imm
-        )),
+        field::IND => Some(format!("r0 = *({} *)skb[r{} + {}]", size_name(i), i.src, i.imm)),
         field::IMM if i.size() == field::DW => {
             let d = i.dst;
             if i.src == pseudo::FUNC {
@@ -262,11 +243,7 @@ fn jmp(i: &Insn) -> Option<String> {
     }
     let sym = jmp_op_str(i.op())?;
     let r = reg_prefix(i.class() == class::JMP);
-    let rhs = if i.is_src_x() {
-        format!("{r}{}", i.src)
-    } else {
-        format!("{:#x}", i.imm as u32)
-    };
+    let rhs = if i.is_src_x() { format!("{r}{}", i.src) } else { format!("{:#x}", i.imm as u32) };
     Some(format!("if {r}{} {sym} {rhs} goto pc{:+}", i.dst, i.off))
 }
 
@@ -313,10 +290,7 @@ mod tests {
     fn jumps_and_calls() {
         check(&[
             (jmp_imm(op::JGT, 1, 5, 3), "if r1 > 0x5 goto pc+3"),
-            (
-                raw(JMP32 | op::JSLT | X, 1, 2, -4, 0),
-                "if w1 s< w2 goto pc-4",
-            ),
+            (raw(JMP32 | op::JSLT | X, 1, 2, -4, 0), "if w1 s< w2 goto pc-4"),
             (jmp32_imm(op::JLT, 1, -2, 0), "if w1 < 0xfffffffe goto pc+0"),
             (jmp_reg(op::JSET, 3, 4, 7), "if r3 & r4 goto pc+7"),
             (ja(2), "goto pc+2"),
@@ -406,10 +380,7 @@ mod tests {
         let [lo, hi] = ld_imm64(1, 0, 0x1_0000_0002);
         let bad_hi = Insn { dst: 3, ..hi };
         let out = disasm_program(&[mov64_imm(0, 0), lo, hi, lo, bad_hi, exit(), lo]);
-        let (full, bad) = (
-            "r1 = 0x100000002 ll",
-            format!("(ld_imm64 hi: bad {bad_hi:?})"),
-        );
+        let (full, bad) = ("r1 = 0x100000002 ll", format!("(ld_imm64 hi: bad {bad_hi:?})"));
         assert_eq!(out[..4], ["r0 = 0", full, LD_IMM64_HI, full]);
         assert_eq!(out[4..], [&bad, "exit", "r1 = 0x2 ll"]);
         assert!(disasm_program(&[]).is_empty());

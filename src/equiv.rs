@@ -31,10 +31,7 @@ pub struct Report {
 impl Report {
     /// A short signature for "the same divergence": op kind and table.
     pub fn signature(&self) -> (String, String) {
-        let kind = self
-            .op
-            .and_then(|k| self.case.ops.get(k))
-            .map_or("load".to_string(), |o| o.kind().to_string());
+        let kind = self.op.and_then(|k| self.case.ops.get(k)).map_or("load".to_string(), |o| o.kind().to_string());
         (kind, self.table.split('[').next().unwrap_or("").to_string())
     }
 }
@@ -58,9 +55,29 @@ pub fn run_case(case: &Case) -> Checked {
     run_with::<ArrayPatcher, ListPatcher>(case)
 }
 
-/// The same with any pair of patchers (tests wrap the list patcher with a
-/// planted fault to show the checker finds it).
+/// Programs up to this many slots are compared whole after every write op;
+/// larger ones every `SPARSE_EVERY` writes and at the end (reads around each
+/// op are always compared). A divergence is then re-run with whole-state
+/// comparison after every op, so the report names the first op.
+pub const DENSE_LIMIT: usize = 0;
+pub const SPARSE_EVERY: usize = 8;
+
+/// Compare with the cadence above; the report always comes from a run with
+/// whole-state comparison after every op.
 pub fn run_with<A: Patcher, B: Patcher>(case: &Case) -> Checked {
+    let fast = compare::<A, B>(case, false);
+    if fast.divergence.is_some() {
+        return compare::<A, B>(case, true);
+    }
+    fast
+}
+
+/// Whole-state comparison after every op (the equivalence contract verbatim).
+pub fn run_thorough<A: Patcher, B: Patcher>(case: &Case) -> Checked {
+    compare::<A, B>(case, true)
+}
+
+fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
     let mut errors = Vec::new();
     let report = |op: Option<usize>,
                   table: &str,
@@ -82,46 +99,21 @@ pub fn run_with<A: Patcher, B: Patcher>(case: &Case) -> Checked {
     };
     let (mut a, mut b) = match (A::new(case.prog.clone()), B::new(case.prog.clone())) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(x), Err(y)) if x == y => {
-            return Checked {
-                divergence: None,
-                errors: vec![(0, x)],
-            }
-        }
+        (Err(x), Err(y)) if x == y => return Checked { divergence: None, errors: vec![(0, x)] },
         (x, y) => {
-            let show = |r: &Result<_, PatchError>| {
-                r.as_ref()
-                    .err()
-                    .map_or("accepted".to_string(), |e| e.to_string())
-            };
-            return report(
-                None,
-                "load",
-                show(&x.map(|_| ())),
-                show(&y.map(|_| ())),
-                None,
-                None,
-            );
+            let show = |r: &Result<_, PatchError>| r.as_ref().err().map_or("accepted".to_string(), |e| e.to_string());
+            return report(None, "load", show(&x.map(|_| ())), show(&y.map(|_| ())), None, None);
         }
     };
+    let mut writes = 0usize;
+    let last_write = case.ops.iter().rposition(Op::is_write);
     for (k, op) in case.ops.iter().enumerate() {
         let ra = op.apply(&mut a);
         let rb = op.apply(&mut b);
         if ra != rb {
-            let table = if matches!(op, Op::Read { .. }) {
-                "read"
-            } else {
-                "result"
-            };
+            let table = if matches!(op, Op::Read { .. }) { "read" } else { "result" };
             let states = Some((a.snapshot(), b.snapshot()));
-            return report(
-                Some(k),
-                table,
-                show_outcome(&ra),
-                show_outcome(&rb),
-                states,
-                None,
-            );
+            return report(Some(k), table, show_outcome(&ra), show_outcome(&rb), states, None);
         }
         if let Err(e) = ra {
             errors.push((k, e));
@@ -153,39 +145,33 @@ pub fn run_with<A: Patcher, B: Patcher>(case: &Case) -> Checked {
                 );
             }
         }
+        writes += 1;
+        let whole = every_op || a.len() <= DENSE_LIMIT || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
+        if !whole {
+            continue;
+        }
         let (pa, pb) = (a.snapshot(), b.snapshot());
         if let Some(d) = first_difference(&pa, &pb, false) {
-            return report(
-                Some(k),
-                &d.table.clone(),
-                d.left.clone(),
-                d.right.clone(),
-                Some((pa, pb)),
-                Some(d),
-            );
+            return report(Some(k), &d.table.clone(), d.left.clone(), d.right.clone(), Some((pa, pb)), Some(d));
         }
     }
-    Checked {
-        divergence: None,
-        errors,
-    }
+    Checked { divergence: None, errors }
 }
 
 /// Slots read after a write: around its position, the ends, and one spread
 /// by the op index.
 fn probe_points(op: &Op, k: usize, len: usize) -> Vec<usize> {
     let at = match op {
-        Op::Patch { off, insns } => vec![*off, off + insns.len() - 1, off + insns.len()],
+        Op::Patch { off, insns } => {
+            vec![*off, off.saturating_add(insns.len().saturating_sub(1)), off.saturating_add(insns.len())]
+        }
         Op::Remove { off, .. } | Op::Set { off, .. } => vec![off.saturating_sub(1), *off],
         Op::HiddenSubprog { insns } => vec![len.saturating_sub(insns.len())],
         Op::AdjustJmpOff { tgt, .. } => vec![*tgt],
         Op::Read { idx } => vec![*idx],
     };
-    let mut v: Vec<usize> = at
-        .into_iter()
-        .chain([0, len.saturating_sub(1), (k * 7919) % len.max(1)])
-        .filter(|&i| i < len)
-        .collect();
+    let mut v: Vec<usize> =
+        at.into_iter().chain([0, len.saturating_sub(1), (k * 7919) % len.max(1)]).filter(|&i| i < len).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -229,11 +215,7 @@ fn side_by_side(a: &Program, b: &Program, lo: usize, hi: usize) -> String {
                 ))
             )
         });
-        let mark = if a.insns.get(i) != b.insns.get(i) || a.aux.get(i) != b.aux.get(i) {
-            '!'
-        } else {
-            ' '
-        };
+        let mark = if a.insns.get(i) != b.insns.get(i) || a.aux.get(i) != b.aux.get(i) { '!' } else { ' ' };
         out += &format!("{mark}{i:>5}: {left:<44} | {right}\n");
     }
     out
@@ -241,16 +223,9 @@ fn side_by_side(a: &Program, b: &Program, lo: usize, hi: usize) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "DIVERGENCE between the array patcher (kernel model) and the list patcher"
-        )?;
+        writeln!(f, "DIVERGENCE between the array patcher (kernel model) and the list patcher")?;
         match self.op {
-            Some(k) => writeln!(
-                f,
-                "after op {k}: {}",
-                crate::case_file::op_line(&self.case.ops[k])
-            )?,
+            Some(k) => writeln!(f, "after op {k}: {}", crate::case_file::op_line(&self.case.ops[k]))?,
             None => writeln!(f, "when loading the program")?,
         }
         writeln!(f, "first difference: {}", self.table)?;
@@ -262,9 +237,7 @@ impl fmt::Display for Report {
                 _ => first_insn_difference(a, b),
             }
             .or(match self.op.map(|k| &self.case.ops[k]) {
-                Some(Op::Patch { off, .. } | Op::Remove { off, .. } | Op::Set { off, .. }) => {
-                    Some(*off)
-                }
+                Some(Op::Patch { off, .. } | Op::Remove { off, .. } | Op::Set { off, .. }) => Some(*off),
                 Some(Op::Read { idx }) => Some(*idx),
                 _ => None,
             });
@@ -275,31 +248,15 @@ impl fmt::Display for Report {
             }
             writeln!(f, "\nmetadata (array | list):")?;
             let subs = |p: &Program| {
-                p.subprogs
-                    .iter()
-                    .map(|s| format!("{}/{}", s.start, s.linfo_idx))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                p.subprogs.iter().map(|s| format!("{}/{}", s.start, s.linfo_idx)).collect::<Vec<_>>().join(" ")
             };
             writeln!(f, "  subprogs (start/linfo_idx): {} | {}", subs(a), subs(b))?;
             let li = |p: &Program| {
-                p.linfo
-                    .iter()
-                    .map(|l| format!("{}:{}", l.insn_off, l.line_off))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                p.linfo.iter().map(|l| format!("{}:{}", l.insn_off, l.line_off)).collect::<Vec<_>>().join(" ")
             };
             writeln!(f, "  linfo (insn_off:line_off):  {} | {}", li(a), li(b))?;
-            writeln!(
-                f,
-                "  pokes:                      {:?} | {:?}",
-                a.pokes, b.pokes
-            )?;
-            writeln!(
-                f,
-                "  insn_arrays:                {:?} | {:?}",
-                a.insn_arrays, b.insn_arrays
-            )?;
+            writeln!(f, "  pokes:                      {:?} | {:?}", a.pokes, b.pokes)?;
+            writeln!(f, "  insn_arrays:                {:?} | {:?}", a.insn_arrays, b.insn_arrays)?;
             writeln!(
                 f,
                 "  func_info:                  {:?} | {:?}",

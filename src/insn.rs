@@ -127,13 +127,7 @@ pub enum BranchField {
 
 impl Insn {
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn {
-            code,
-            dst,
-            src,
-            off,
-            imm,
-        }
+        Insn { code, dst, src, off, imm }
     }
 
     /// Raw little-endian encoding, as in memory on x86-64.
@@ -240,11 +234,7 @@ impl Insn {
         if self.op() == op::CALL {
             return (self.src == pseudo::CALL).then_some(BranchField::Imm32);
         }
-        Some(if self.code == code::GOTOL {
-            BranchField::Imm32
-        } else {
-            BranchField::Off16
-        })
+        Some(if self.code == code::GOTOL { BranchField::Imm32 } else { BranchField::Off16 })
     }
 
     /// The field `adjust_jmp_off` adjusts: JMP/JMP32 other than CALL and EXIT;
@@ -253,11 +243,7 @@ impl Insn {
         if !self.is_jmp_class() || matches!(self.op(), op::CALL | op::EXIT) {
             return None;
         }
-        Some(if self.code == code::GOTOL {
-            BranchField::Imm32
-        } else {
-            BranchField::Off16
-        })
+        Some(if self.code == code::GOTOL { BranchField::Imm32 } else { BranchField::Off16 })
     }
 
     /// Read the relative value of `field`.
@@ -325,11 +311,7 @@ impl Insn {
 
 impl fmt::Debug for Insn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Insn({:#04x}, {}, {}, {}, {})",
-            self.code, self.dst, self.src, self.off, self.imm
-        )
+        write!(f, "Insn({:#04x}, {}, {}, {}, {})", self.code, self.dst, self.src, self.off, self.imm)
     }
 }
 
@@ -400,10 +382,7 @@ pub mod build {
     }
     /// Both halves of `ld_imm64 dst, imm64` with the given pseudo `src`.
     pub const fn ld_imm64(dst: u8, src: u8, imm: u64) -> [Insn; 2] {
-        [
-            raw(code::LD_IMM64, dst, src, 0, imm as u32 as i32),
-            raw(0, 0, 0, 0, (imm >> 32) as u32 as i32),
-        ]
+        [raw(code::LD_IMM64, dst, src, 0, imm as u32 as i32), raw(0, 0, 0, 0, (imm >> 32) as u32 as i32)]
     }
 }
 
@@ -429,17 +408,11 @@ mod tests {
         assert_eq!(call_helper(3).branch_field(), None);
         assert_eq!(call_kfunc(3).branch_field(), None);
         assert_eq!(exit().branch_field(), None);
-        assert_eq!(
-            ld_imm64(1, pseudo::FUNC, 4)[0].branch_field(),
-            Some(BranchField::Imm32)
-        );
+        assert_eq!(ld_imm64(1, pseudo::FUNC, 4)[0].branch_field(), Some(BranchField::Imm32));
         assert_eq!(ld_imm64(1, 0, 4)[0].branch_field(), None);
         // JMP32|EXIT is skipped like JMP|EXIT; JMP32|CALL with src 1 takes imm.
         assert_eq!(raw(0x96, 0, 0, 0, 0).branch_field(), None);
-        assert_eq!(
-            raw(0x86, 0, 1, 0, 7).branch_field(),
-            Some(BranchField::Imm32)
-        );
+        assert_eq!(raw(0x86, 0, 1, 0, 7).branch_field(), Some(BranchField::Imm32));
         // adjust_jmp_off skips every call and pseudo funcs.
         assert_eq!(call_rel(3).jmp_off_field(), None);
         assert_eq!(ld_imm64(1, pseudo::FUNC, 4)[0].jmp_off_field(), None);
@@ -458,23 +431,11 @@ mod tests {
         assert!(!ldx_mem(field::DW, 1, 2, 0).has_def32());
         assert!(!raw(class::LDX | field::W | field::MEMSX, 1, 2, 0, 0).has_def32());
         assert!(raw(class::LDX | field::W | field::PROBE_MEMSX, 1, 2, 0, 0).has_def32());
-        let cmpxchg = raw(
-            class::STX | field::W | field::ATOMIC,
-            1,
-            2,
-            0,
-            atomic::CMPXCHG,
-        );
+        let cmpxchg = raw(class::STX | field::W | field::ATOMIC, 1, 2, 0, atomic::CMPXCHG);
         assert!(cmpxchg.has_def32());
         let add = raw(class::STX | field::W | field::ATOMIC, 1, 2, 0, 0);
         assert!(!add.has_def32());
-        let fetch_dw = raw(
-            class::STX | field::DW | field::ATOMIC,
-            1,
-            2,
-            0,
-            atomic::XCHG,
-        );
+        let fetch_dw = raw(class::STX | field::DW | field::ATOMIC, 1, 2, 0, atomic::XCHG);
         assert!(!fetch_dw.has_def32());
         assert!(!ld_imm64(1, 0, 0)[0].has_def32());
         assert!(!ld_imm64(1, 0, 0)[1].has_def32());

@@ -6,16 +6,20 @@
 //! list) → `gen` (valid programs and verifier-shaped ops) → `equiv` (run both,
 //! compare, report) → `case_file`/`campaign`/`shrink`/`cli`.
 
+pub mod bench;
 pub mod campaign;
 pub mod case;
 pub mod case_file;
+pub mod cli;
 pub mod diff;
 pub mod disasm;
 pub mod equiv;
+pub mod fuzz_input;
 pub mod gen;
 pub mod insn;
 pub mod op;
 pub mod patcher;
 pub mod program;
 pub mod replay;
+pub mod shrink;
 pub mod vectors;

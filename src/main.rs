@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+use patch_equiv::cli::{run, Cli, Exit};
+
+fn main() {
+    let code = match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(Exit(code, msg)) => {
+            eprintln!("patch-equiv: {msg}");
+            code
+        }
+    };
+    std::process::exit(code);
+}

@@ -26,11 +26,7 @@ pub enum Op {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Outcome {
     Done,
-    Read {
-        len: usize,
-        insn: Option<Insn>,
-        aux: Option<Aux>,
-    },
+    Read { len: usize, insn: Option<Insn>, aux: Option<Aux> },
 }
 
 impl Op {
@@ -41,14 +37,8 @@ impl Op {
             Op::Remove { off, cnt } => p.remove(*off, *cnt).map(|_| Outcome::Done),
             Op::Set { off, insn } => p.set(*off, *insn).map(|_| Outcome::Done),
             Op::HiddenSubprog { insns } => p.add_hidden_subprog(insns).map(|_| Outcome::Done),
-            Op::AdjustJmpOff { tgt, delta } => {
-                p.adjust_jmp_off(*tgt, *delta).map(|_| Outcome::Done)
-            }
-            Op::Read { idx } => Ok(Outcome::Read {
-                len: p.len(),
-                insn: p.insn(*idx),
-                aux: p.aux(*idx),
-            }),
+            Op::AdjustJmpOff { tgt, delta } => p.adjust_jmp_off(*tgt, *delta).map(|_| Outcome::Done),
+            Op::Read { idx } => Ok(Outcome::Read { len: p.len(), insn: p.insn(*idx), aux: p.aux(*idx) }),
         }
     }
 

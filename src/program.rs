@@ -101,11 +101,7 @@ pub struct Invalid {
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
-            Some(i) => write!(
-                f,
-                "invalid program: {:?} at {}: {}",
-                self.rule, i, self.detail
-            ),
+            Some(i) => write!(f, "invalid program: {:?} at {}: {}", self.rule, i, self.detail),
             None => write!(f, "invalid program: {:?}: {}", self.rule, self.detail),
         }
     }
@@ -114,11 +110,7 @@ impl fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 fn bad(rule: Rule, at: Option<usize>, detail: impl Into<String>) -> Invalid {
-    Invalid {
-        rule,
-        at,
-        detail: detail.into(),
-    }
+    Invalid { rule, at, detail: detail.into() }
 }
 
 impl Program {
@@ -128,28 +120,12 @@ impl Program {
         let aux = insns
             .iter()
             .enumerate()
-            .map(|(i, insn)| Aux {
-                orig_idx: i as u32,
-                seen: 1,
-                zext_dst: insn.has_def32(),
-                token: i as u64 + 1,
-            })
+            .map(|(i, insn)| Aux { orig_idx: i as u32, seen: 1, zext_dst: insn.has_def32(), token: i as u64 + 1 })
             .collect();
         let mut starts = subprog_starts(&insns);
         starts.push(insns.len() as u32);
-        let subprogs = starts
-            .into_iter()
-            .map(|start| Subprog {
-                start,
-                linfo_idx: 0,
-            })
-            .collect();
-        Program {
-            insns,
-            aux,
-            subprogs,
-            ..Program::default()
-        }
+        let subprogs = starts.into_iter().map(|start| Subprog { start, linfo_idx: 0 }).collect();
+        Program { insns, aux, subprogs, ..Program::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -184,18 +160,10 @@ impl Program {
     pub fn validate(&self) -> Result<(), Invalid> {
         let len = self.insns.len();
         if len == 0 || len > MAX_INSNS {
-            return Err(bad(
-                Rule::Length,
-                None,
-                format!("{len} insns, must be 1..={MAX_INSNS}"),
-            ));
+            return Err(bad(Rule::Length, None, format!("{len} insns, must be 1..={MAX_INSNS}")));
         }
         if self.aux.len() != len {
-            return Err(bad(
-                Rule::AuxCount,
-                None,
-                format!("{} aux for {len} insns", self.aux.len()),
-            ));
+            return Err(bad(Rule::AuxCount, None, format!("{} aux for {len} insns", self.aux.len())));
         }
         let half = self.validate_encoding()?;
         self.validate_targets(&half)?;
@@ -223,25 +191,13 @@ impl Program {
             }
             if insn.is_ld_imm64() {
                 if i + 1 == insns.len() {
-                    return Err(bad(
-                        Rule::LdImm64Truncated,
-                        Some(i),
-                        "ld_imm64 in the last slot",
-                    ));
+                    return Err(bad(Rule::LdImm64Truncated, Some(i), "ld_imm64 in the last slot"));
                 }
                 if insn.src > 6 {
-                    return Err(bad(
-                        Rule::UnknownOpcode,
-                        Some(i),
-                        format!("ld_imm64 src_reg {}", insn.src),
-                    ));
+                    return Err(bad(Rule::UnknownOpcode, Some(i), format!("ld_imm64 src_reg {}", insn.src)));
                 }
             } else if !opcode_in_insntable(insn) {
-                return Err(bad(
-                    Rule::UnknownOpcode,
-                    Some(i),
-                    format!("code {:#04x}", insn.code),
-                ));
+                return Err(bad(Rule::UnknownOpcode, Some(i), format!("code {:#04x}", insn.code)));
             }
         }
         Ok(half)
@@ -255,11 +211,7 @@ impl Program {
             }
             if let Some(t) = insn.target(i) {
                 if t < 0 || t >= len {
-                    return Err(bad(
-                        Rule::TargetOutOfProgram,
-                        Some(i),
-                        format!("target {t} outside [0, {len})"),
-                    ));
+                    return Err(bad(Rule::TargetOutOfProgram, Some(i), format!("target {t} outside [0, {len})")));
                 }
                 if half[t as usize] {
                     return Err(bad(
@@ -277,11 +229,7 @@ impl Program {
         let len = self.insns.len();
         let cnt = self.subprog_cnt();
         if self.subprogs.is_empty() {
-            return Err(bad(
-                Rule::FakeExit,
-                None,
-                "subprog table has no fake exit entry",
-            ));
+            return Err(bad(Rule::FakeExit, None, "subprog table has no fake exit entry"));
         }
         if cnt > MAX_SUBPROGS + self.hidden_subprog_cnt as usize || self.hidden_subprog_cnt > 1 {
             return Err(bad(Rule::TooManySubprogs, None, format!("{cnt} subprogs")));
@@ -296,11 +244,7 @@ impl Program {
         // Starts are 0, strictly increasing, and include every call and pseudo
         // func target (the kernel vectors also carry starts nothing calls).
         if self.subprogs[0].start != 0 {
-            return Err(bad(
-                Rule::SubprogTable,
-                Some(0),
-                "subprog 0 must start at 0",
-            ));
+            return Err(bad(Rule::SubprogTable, Some(0), "subprog 0 must start at 0"));
         }
         for target in subprog_starts(&self.insns) {
             if !self.subprogs[..cnt].iter().any(|s| s.start == target) {
@@ -313,23 +257,12 @@ impl Program {
         }
         let half = Self::second_halves(&self.insns);
         for k in 0..cnt {
-            let (s, e) = (
-                self.subprogs[k].start as usize,
-                self.subprogs[k + 1].start as usize,
-            );
+            let (s, e) = (self.subprogs[k].start as usize, self.subprogs[k + 1].start as usize);
             if s >= e {
-                return Err(bad(
-                    Rule::SubprogTable,
-                    Some(k),
-                    format!("subprog {k} is empty or out of order"),
-                ));
+                return Err(bad(Rule::SubprogTable, Some(k), format!("subprog {k} is empty or out of order")));
             }
             if half[s] {
-                return Err(bad(
-                    Rule::TargetInLdImm64Half,
-                    Some(s),
-                    format!("subprog {k} starts inside an ld_imm64"),
-                ));
+                return Err(bad(Rule::TargetInLdImm64Half, Some(s), format!("subprog {k} starts inside an ld_imm64")));
             }
             if !self.insns[e - 1].is_subprog_terminator() {
                 return Err(bad(
@@ -339,11 +272,7 @@ impl Program {
                 ));
             }
             for i in s..e {
-                if half[i]
-                    || self.insns[i].is_call()
-                    || self.insns[i].is_exit()
-                    || !self.insns[i].is_jmp_class()
-                {
+                if half[i] || self.insns[i].is_call() || self.insns[i].is_exit() || !self.insns[i].is_jmp_class() {
                     continue;
                 }
                 let t = i as i64 + self.insns[i].rel(jump_field(&self.insns[i])) + 1;
@@ -367,18 +296,10 @@ impl Program {
         for (r, rec) in self.linfo.iter().enumerate() {
             let o = rec.insn_off as usize;
             if o >= len || (r > 0 && rec.insn_off <= self.linfo[r - 1].insn_off) {
-                return Err(bad(
-                    Rule::LineInfoOrder,
-                    Some(r),
-                    format!("record {r} at insn {o}"),
-                ));
+                return Err(bad(Rule::LineInfoOrder, Some(r), format!("record {r} at insn {o}")));
             }
             if self.insns[o].code == 0 {
-                return Err(bad(
-                    Rule::LineInfoOnEmptySlot,
-                    Some(o),
-                    format!("record {r} on a code-0 slot"),
-                ));
+                return Err(bad(Rule::LineInfoOnEmptySlot, Some(o), format!("record {r} on a code-0 slot")));
             }
         }
         let visible = self.subprog_cnt() - self.hidden_subprog_cnt as usize;
@@ -395,10 +316,7 @@ impl Program {
                 return Err(bad(
                     Rule::LineInfoIdx,
                     Some(k),
-                    format!(
-                        "subprog {k} linfo_idx {} != record {r}",
-                        self.subprogs[k].linfo_idx
-                    ),
+                    format!("subprog {k} linfo_idx {} != record {r}", self.subprogs[k].linfo_idx),
                 ));
             }
         }
@@ -419,11 +337,7 @@ impl Program {
         for (m, map) in self.insn_arrays.iter().enumerate() {
             for (e, &x) in map.iter().enumerate() {
                 if x != INSN_DELETED && x as usize >= self.insns.len() {
-                    return Err(bad(
-                        Rule::InsnArrayEntry,
-                        Some(e),
-                        format!("insn array {m} entry {e} = {x}"),
-                    ));
+                    return Err(bad(Rule::InsnArrayEntry, Some(e), format!("insn array {m} entry {e} = {x}")));
                 }
             }
         }
@@ -513,39 +427,16 @@ mod tests {
 
     fn two_subprogs() -> Program {
         // 0: call pc+2 -> 3; 1: r0 = 0; 2: exit; 3: r0 = 1; 4: exit
-        let mut p = Program::from_insns(vec![
-            call_rel(1),
-            mov64_imm(0, 0),
-            exit(),
-            mov64_imm(0, 1),
-            exit(),
-        ]);
+        let mut p = Program::from_insns(vec![call_rel(1), mov64_imm(0, 0), exit(), mov64_imm(0, 1), exit()]);
         p.insns[0] = call_rel(2);
         p.subprogs = vec![
-            Subprog {
-                start: 0,
-                linfo_idx: 0,
-            },
-            Subprog {
-                start: 3,
-                linfo_idx: 1,
-            },
-            Subprog {
-                start: 5,
-                linfo_idx: 0,
-            },
+            Subprog { start: 0, linfo_idx: 0 },
+            Subprog { start: 3, linfo_idx: 1 },
+            Subprog { start: 5, linfo_idx: 0 },
         ];
         p.linfo = vec![
-            LineInfo {
-                insn_off: 0,
-                line_off: 1,
-                ..Default::default()
-            },
-            LineInfo {
-                insn_off: 3,
-                line_off: 2,
-                ..Default::default()
-            },
+            LineInfo { insn_off: 0, line_off: 1, ..Default::default() },
+            LineInfo { insn_off: 3, line_off: 2, ..Default::default() },
         ];
         p
     }
@@ -582,12 +473,7 @@ mod tests {
         p.subprogs[2].start = 4;
         assert_eq!(p.validate().unwrap_err().rule, Rule::FakeExit);
 
-        let mut p = Program::from_insns(vec![
-            ld_imm64(1, 0, 5)[0],
-            ld_imm64(1, 0, 5)[1],
-            ja(-2),
-            exit(),
-        ]);
+        let mut p = Program::from_insns(vec![ld_imm64(1, 0, 5)[0], ld_imm64(1, 0, 5)[1], ja(-2), exit()]);
         assert_eq!(p.validate().unwrap_err().rule, Rule::TargetInLdImm64Half);
         p.insns[2] = ja(-3);
         p.validate().unwrap();

@@ -1,6 +1,7 @@
 //! Replaying case files and kernel vectors through one or both patchers.
 
 use crate::case::{Case, Mismatch};
+use crate::patcher::list::plant::Fault;
 use crate::patcher::{ArrayPatcher, ListPatcher};
 use crate::vectors::{self, InputError};
 use std::path::{Path, PathBuf};
@@ -37,11 +38,7 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(InputError {
-                file: p.display().to_string(),
-                line: 0,
-                msg: "no such file or directory".into(),
-            });
+            return Err(InputError { file: p.display().to_string(), line: 0, msg: "no such file or directory".into() });
         }
     }
     out.sort();
@@ -64,20 +61,41 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, InputError> {
     }
 }
 
-/// Check one case with the chosen patcher(s): the first mismatch, tagged.
+/// Check one case with the chosen patcher(s): the first mismatch, tagged
+/// with the side it came from. With `both`, the two are also run side by
+/// side and compared op by op.
 pub fn check(case: &Case, which: Which) -> Result<(), (String, Mismatch)> {
+    check_with(case, which, None)
+}
+
+/// The same, with a planted fault in the list patcher (harness self-test).
+pub fn check_with(case: &Case, which: Which, plant: Option<Fault>) -> Result<(), (String, Mismatch)> {
     if matches!(which, Which::Array | Which::Both) {
-        case.check::<ArrayPatcher>()
-            .map_err(|m| ("array".to_string(), m))?;
+        case.check::<ArrayPatcher>().map_err(|m| ("array".to_string(), m))?;
     }
     if matches!(which, Which::List | Which::Both) {
-        case.check::<ListPatcher>()
-            .map_err(|m| ("list".to_string(), m))?;
+        check_list(case, plant).map_err(|m| ("list".to_string(), m))?;
     }
-    if which == Which::Both && case.expect.is_none() {
-        if let Some(report) = crate::equiv::run_case(case).divergence() {
+    if which == Which::Both {
+        let check = plant
+            .map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
+        if let Some(report) = check(case).divergence() {
             return Err(("both".to_string(), Mismatch::Diverged(Box::new(report))));
         }
     }
     Ok(())
+}
+
+fn check_list(case: &Case, plant: Option<Fault>) -> Result<(), Mismatch> {
+    use crate::patcher::list::plant::Planted;
+    match plant {
+        None => case.check::<ListPatcher>(),
+        Some(Fault::LinfoAtOffMoves) => case.check::<Planted<0>>(),
+        Some(Fault::SubprogStartMoves) => case.check::<Planted<1>>(),
+        Some(Fault::PseudoFuncNotAdjusted) => case.check::<Planted<2>>(),
+        Some(Fault::AuxAtFirstSlot) => case.check::<Planted<3>>(),
+        Some(Fault::PokeNotMoved) => case.check::<Planted<4>>(),
+        Some(Fault::NoLinfoInherit) => case.check::<Planted<5>>(),
+        Some(Fault::InsnArrayNotDeleted) => case.check::<Planted<6>>(),
+    }
 }

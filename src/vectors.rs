@@ -36,11 +36,7 @@ pub const MAX_INPUT_BYTES: u64 = 1 << 30;
 /// Read a whole file as UTF-8, gunzipping `.gz` files.
 pub fn read_text(path: &Path) -> Result<String, InputError> {
     let file = path.display().to_string();
-    let err = |msg: String| InputError {
-        file: file.clone(),
-        line: 0,
-        msg,
-    };
+    let err = |msg: String| InputError { file: file.clone(), line: 0, msg };
     let raw = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -49,16 +45,13 @@ pub fn read_text(path: &Path) -> Result<String, InputError> {
             .read_to_end(&mut out)
             .map_err(|e| err(format!("bad gzip data: {e}")))?;
         if out.len() as u64 > MAX_INPUT_BYTES {
-            return Err(err(format!(
-                "decompresses to more than {MAX_INPUT_BYTES} bytes"
-            )));
+            return Err(err(format!("decompresses to more than {MAX_INPUT_BYTES} bytes")));
         }
         out
     } else {
         raw
     };
-    String::from_utf8(bytes)
-        .map_err(|e| err(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
+    String::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
 }
 
 /// Parse every line of a vector file.
@@ -68,11 +61,7 @@ pub fn parse_vectors(file: &str, text: &str) -> Result<Vec<Case>, InputError> {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |msg: String| InputError {
-            file: file.into(),
-            line: n + 1,
-            msg,
-        };
+        let err = |msg: String| InputError { file: file.into(), line: n + 1, msg };
         let raw: RawCase = serde_json::from_str(line).map_err(|e| err(format!("{e}")))?;
         cases.push(raw.into_case().map_err(err)?);
     }
@@ -132,17 +121,11 @@ pub fn insn_from(a: &[i64; 5]) -> Result<Insn, String> {
 }
 
 fn insns_from(v: &[[i64; 5]], what: &str) -> Result<Vec<Insn>, String> {
-    v.iter()
-        .enumerate()
-        .map(|(i, a)| insn_from(a).map_err(|e| format!("{what}[{i}]: {e}")))
-        .collect()
+    v.iter().enumerate().map(|(i, a)| insn_from(a).map_err(|e| format!("{what}[{i}]: {e}"))).collect()
 }
 
 fn u32s(v: &[i64], what: &str) -> Result<Vec<u32>, String> {
-    v.iter()
-        .enumerate()
-        .map(|(i, &x)| int(x, &format!("{what}[{i}]")))
-        .collect()
+    v.iter().enumerate().map(|(i, &x)| int(x, &format!("{what}[{i}]"))).collect()
 }
 
 impl RawProg {
@@ -232,49 +215,31 @@ fn usize_field(o: &Value, k: &str, what: &str) -> Result<usize, String> {
 
 fn insn_list(o: &Value, k: &str, what: &str) -> Result<Vec<Insn>, String> {
     let v = o.get(k).ok_or_else(|| format!("{what}: missing \"{k}\""))?;
-    let raw: Vec<[i64; 5]> =
-        serde_json::from_value(v.clone()).map_err(|e| format!("{what}.{k}: {e}"))?;
+    let raw: Vec<[i64; 5]> = serde_json::from_value(v.clone()).map_err(|e| format!("{what}.{k}: {e}"))?;
     insns_from(&raw, &format!("{what}.{k}"))
 }
 
 /// One op object of the schema.
 pub fn op_from(v: &Value, k: usize) -> Result<Op, String> {
     let what = format!("ops[{k}]");
-    let kind = v
-        .get("op")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what}: missing \"op\""))?;
+    let kind = v.get("op").and_then(Value::as_str).ok_or_else(|| format!("{what}: missing \"op\""))?;
     Ok(match kind {
-        "patch" => Op::Patch {
-            off: usize_field(v, "off", &what)?,
-            insns: insn_list(v, "insns", &what)?,
-        },
-        "remove" => Op::Remove {
-            off: usize_field(v, "off", &what)?,
-            cnt: usize_field(v, "cnt", &what)?,
-        },
+        "patch" => Op::Patch { off: usize_field(v, "off", &what)?, insns: insn_list(v, "insns", &what)? },
+        "remove" => Op::Remove { off: usize_field(v, "off", &what)?, cnt: usize_field(v, "cnt", &what)? },
         "set" => {
-            let raw: [i64; 5] =
-                serde_json::from_value(v.get("insn").cloned().unwrap_or(Value::Null))
-                    .map_err(|e| format!("{what}.insn: {e}"))?;
+            let raw: [i64; 5] = serde_json::from_value(v.get("insn").cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("{what}.insn: {e}"))?;
             Op::Set {
                 off: usize_field(v, "off", &what)?,
                 insn: insn_from(&raw).map_err(|e| format!("{what}.insn: {e}"))?,
             }
         }
-        "hidden_subprog" => Op::HiddenSubprog {
-            insns: insn_list(v, "insns", &what)?,
-        },
+        "hidden_subprog" => Op::HiddenSubprog { insns: insn_list(v, "insns", &what)? },
         "adjust_jmp_off" => {
             let delta = usize_field(v, "delta", &what)?;
-            Op::AdjustJmpOff {
-                tgt: usize_field(v, "tgt", &what)?,
-                delta: int(delta as i64, &format!("{what}.delta"))?,
-            }
+            Op::AdjustJmpOff { tgt: usize_field(v, "tgt", &what)?, delta: int(delta as i64, &format!("{what}.delta"))? }
         }
-        "read" => Op::Read {
-            idx: usize_field(v, "idx", &what)?,
-        },
+        "read" => Op::Read { idx: usize_field(v, "idx", &what)? },
         other => return Err(format!("{what}: unknown op \"{other}\"")),
     })
 }
@@ -285,39 +250,19 @@ impl RawCase {
         for (i, a) in prog.aux.iter_mut().enumerate() {
             a.token = i as u64 + 1;
         }
-        let ops = self
-            .ops
-            .iter()
-            .enumerate()
-            .map(|(k, v)| op_from(v, k))
-            .collect::<Result<Vec<_>, _>>()?;
-        let expect = match (
-            self.expect.ok,
-            self.expect.prog,
-            self.expect.failed_op,
-            self.expect.errno,
-        ) {
+        let ops = self.ops.iter().enumerate().map(|(k, v)| op_from(v, k)).collect::<Result<Vec<_>, _>>()?;
+        let expect = match (self.expect.ok, self.expect.prog, self.expect.failed_op, self.expect.errno) {
             (true, Some(p), None, None) => {
                 let mut p = p.into_program()?;
                 // The schema has no hidden_subprog_cnt: it is 1 once an add succeeded.
-                p.hidden_subprog_cnt =
-                    ops.iter().any(|o| matches!(o, Op::HiddenSubprog { .. })) as u32;
+                p.hidden_subprog_cnt = ops.iter().any(|o| matches!(o, Op::HiddenSubprog { .. })) as u32;
                 Expect::Ok(p)
             }
-            (false, None, Some(op), Some(errno)) => Expect::Fail {
-                op: int(op, "expect.failed_op")?,
-                errno: int(errno, "expect.errno")?,
-            },
-            _ => {
-                return Err("expect: need {ok: true, prog} or {ok: false, failed_op, errno}".into())
+            (false, None, Some(op), Some(errno)) => {
+                Expect::Fail { op: int(op, "expect.failed_op")?, errno: int(errno, "expect.errno")? }
             }
+            _ => return Err("expect: need {ok: true, prog} or {ok: false, failed_op, errno}".into()),
         };
-        Ok(Case {
-            name: self.name,
-            prog,
-            ops,
-            expect: Some(expect),
-            ignore_tokens: true,
-        })
+        Ok(Case { name: self.name, prog, ops, expect: Some(expect), ignore_tokens: true })
     }
 }

@@ -1,5 +1,6 @@
-//! One test per kernel rule and per quirk of docs/kernel-patching-semantics.md
-//! (§1–§6 and the quirks of §8), each run against both patchers.
+//! One test per kernel rule and per quirk of the semantics doc
+//! (/work/shared/docs/kernel-patching-semantics.md, §1–§6 and the quirks
+//! of §8), each run against both patchers.
 //!
 //! Every expected value is derived by hand from the kernel rules; the short
 //! comment next to it is the derivation. Notation as in the doc: a patch
@@ -79,43 +80,24 @@ fn mk<P: Patcher>(p: &Program) -> P {
 /// exit entry (`start == len`, `linfo_idx == 0`) is appended.
 fn prog(insns: Vec<Insn>, subs: &[(u32, u32)]) -> Program {
     let mut p = Program::from_insns(insns);
-    p.subprogs = subs
-        .iter()
-        .map(|&(start, linfo_idx)| Subprog { start, linfo_idx })
-        .collect();
-    p.subprogs.push(Subprog {
-        start: p.insns.len() as u32,
-        linfo_idx: 0,
-    });
+    p.subprogs = subs.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect();
+    p.subprogs.push(Subprog { start: p.insns.len() as u32, linfo_idx: 0 });
     p
 }
 
 /// Line-info records `(insn_off, line_off)`; `line_off` is the record identity.
 fn lines(recs: &[(u32, u32)]) -> Vec<LineInfo> {
-    recs.iter()
-        .map(|&(insn_off, line_off)| LineInfo {
-            insn_off,
-            line_off,
-            ..LineInfo::default()
-        })
-        .collect()
+    recs.iter().map(|&(insn_off, line_off)| LineInfo { insn_off, line_off, ..LineInfo::default() }).collect()
 }
 
 fn subs(s: &[(u32, u32)]) -> Vec<Subprog> {
-    s.iter()
-        .map(|&(start, linfo_idx)| Subprog { start, linfo_idx })
-        .collect()
+    s.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect()
 }
 
 /// The aux entry `adjust_insn_aux_data` gives a non-last patchlet slot: zeroed
 /// except `seen = old_seen` and `zext_dst = insn_has_def32(slot)` (§3.1).
 fn fresh(seen: u32, insn: Insn) -> Aux {
-    Aux {
-        orig_idx: 0,
-        seen,
-        zext_dst: insn.has_def32(),
-        token: 0,
-    }
+    Aux { orig_idx: 0, seen, zext_dst: insn.has_def32(), token: 0 }
 }
 
 /// `n` distinct 64-bit movs (`r1 = i`): no branch, no 32-bit def.
@@ -145,33 +127,18 @@ fn same(got: &Program, want: &Program, who: &str, what: &str) {
     }
     assert_eq!(got.insns.len(), want.insns.len(), "{who}: {what}: len");
     if let Some(i) = (0..got.insns.len()).find(|&i| got.insns[i] != want.insns[i]) {
-        panic!(
-            "{who}: {what}: insn {i}: got {:?}, want {:?}",
-            got.insns[i], want.insns[i]
-        );
+        panic!("{who}: {what}: insn {i}: got {:?}, want {:?}", got.insns[i], want.insns[i]);
     }
     if let Some(i) = (0..got.aux.len()).find(|&i| got.aux[i] != want.aux[i]) {
-        panic!(
-            "{who}: {what}: aux {i}: got {:?}, want {:?}",
-            got.aux[i], want.aux[i]
-        );
+        panic!("{who}: {what}: aux {i}: got {:?}, want {:?}", got.aux[i], want.aux[i]);
     }
     assert_eq!(got.subprogs, want.subprogs, "{who}: {what}: subprogs");
     assert_eq!(got.linfo, want.linfo, "{who}: {what}: linfo");
     assert_eq!(got.func_info, want.func_info, "{who}: {what}: func_info");
-    assert_eq!(
-        got.func_info_aux, want.func_info_aux,
-        "{who}: {what}: func_info_aux"
-    );
+    assert_eq!(got.func_info_aux, want.func_info_aux, "{who}: {what}: func_info_aux");
     assert_eq!(got.pokes, want.pokes, "{who}: {what}: pokes");
-    assert_eq!(
-        got.insn_arrays, want.insn_arrays,
-        "{who}: {what}: insn_arrays"
-    );
-    assert_eq!(
-        got.hidden_subprog_cnt, want.hidden_subprog_cnt,
-        "{who}: {what}: hidden"
-    );
+    assert_eq!(got.insn_arrays, want.insn_arrays, "{who}: {what}: insn_arrays");
+    assert_eq!(got.hidden_subprog_cnt, want.hidden_subprog_cnt, "{who}: {what}: hidden");
     panic!("{who}: {what}: programs differ");
 }
 
@@ -194,11 +161,7 @@ mod cases {
         // curr 0, 1 < pos 2, but target 2 < end_old 3: no rule fires, so both
         // keep their value and land on new slot 2, the FIRST patchlet slot.
         let got = x.into_program();
-        assert_eq!(
-            got.insns,
-            vec![jeq(0, 0, 1), gotol(0), patch[0], patch[1], patch[2], exit()],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![jeq(0, 0, 1), gotol(0), patch[0], patch[1], patch[2], exit()], "{who}");
     }
 
     pub fn patch_jump_over_patched_slot_shifts<P: Patcher>(who: &str) {
@@ -207,13 +170,7 @@ mod cases {
         // 2: r1 = 1              <- P(2, 3), delta 2
         // 3: ja +0               (target 4; forward jump after the patchlet)
         // 4: exit
-        let p = Program::from_insns(vec![
-            jmp_imm(op::JNE, 0, 0, 3),
-            gotol(1),
-            mov64_imm(1, 1),
-            ja(0),
-            exit(),
-        ]);
+        let p = Program::from_insns(vec![jmp_imm(op::JNE, 0, 0, 3), gotol(1), mov64_imm(1, 1), ja(0), exit()]);
         let mut x: P = mk(&p);
         let patch = [mov64_imm(2, 2), mov64_imm(3, 3), mov64_imm(1, 1)];
         x.patch(2, &patch).unwrap();
@@ -221,15 +178,7 @@ mod cases {
         // 1: target 3 >= 3 -> imm 1+2 = 3 (target 5 = old 3).
         // old 3 now at 5 >= end_new 5, target 6 not < 5 -> unchanged.
         let got = x.into_program();
-        let want = vec![
-            jmp_imm(op::JNE, 0, 0, 5),
-            gotol(3),
-            patch[0],
-            patch[1],
-            patch[2],
-            ja(0),
-            exit(),
-        ];
+        let want = vec![jmp_imm(op::JNE, 0, 0, 5), gotol(3), patch[0], patch[1], patch[2], ja(0), exit()];
         assert_eq!(got.insns, want, "{who}");
 
         // The probe uses the same boundary: 32768 slots, 0: ja +32766 (target
@@ -237,17 +186,8 @@ mod cases {
         // orig_idx of slot 32766.
         let p = big(32768, &[(0, ja(32766))]);
         let mut x: P = mk(&p);
-        let e = x
-            .patch(32766, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[32766]])
-            .unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 0,
-                orig_idx: 32766
-            },
-            "{who}"
-        );
+        let e = x.patch(32766, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[32766]]).unwrap_err();
+        assert_eq!(e, PatchError::Range { insn: 0, orig_idx: 32766 }, "{who}");
     }
 
     pub fn patch_backward_jump_from_after_to_patched_slot<P: Patcher>(who: &str) {
@@ -257,13 +197,8 @@ mod cases {
         // 2: if r0 < 10 goto -2     (target 1 = off)
         // 3: ja -1                  (target 3, itself)
         // 4: exit
-        let p = Program::from_insns(vec![
-            mov64_imm(0, 0),
-            mov64_imm(1, 1),
-            jmp_imm(op::JLT, 0, 10, -2),
-            ja(-1),
-            exit(),
-        ]);
+        let p =
+            Program::from_insns(vec![mov64_imm(0, 0), mov64_imm(1, 1), jmp_imm(op::JLT, 0, 10, -2), ja(-1), exit()]);
         let mut x: P = mk(&p);
         let patch = [mov64_imm(2, 2), mov64_imm(3, 3), mov64_imm(1, 1)];
         x.patch(1, &patch).unwrap();
@@ -271,15 +206,7 @@ mod cases {
         //   target 1 = first patchlet slot.
         // old 3 -> 5: 5 - 1 + 1 = 5, not < 4 -> unchanged, still itself.
         let got = x.into_program();
-        let want = vec![
-            mov64_imm(0, 0),
-            patch[0],
-            patch[1],
-            patch[2],
-            jmp_imm(op::JLT, 0, 10, -4),
-            ja(-1),
-            exit(),
-        ];
+        let want = vec![mov64_imm(0, 0), patch[0], patch[1], patch[2], jmp_imm(op::JLT, 0, 10, -4), ja(-1), exit()];
         assert_eq!(got.insns, want, "{who}");
 
         // The probe counts such a jump too: 32768 slots, 32767: ja -32768
@@ -288,14 +215,7 @@ mod cases {
         let p = big(32768, &[(32767, ja(-32768))]);
         let mut x: P = mk(&p);
         let e = x.patch(0, &[mov64_imm(2, 0), p.insns[0]]).unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 32767,
-                orig_idx: 0
-            },
-            "{who}"
-        );
+        assert_eq!(e, PatchError::Range { insn: 32767, orig_idx: 0 }, "{who}");
     }
 
     pub fn patch_backward_jump_from_after_to_before<P: Patcher>(who: &str) {
@@ -305,37 +225,17 @@ mod cases {
         // 3: if r0 == 0 goto -4   (target 0)
         // 4: ja -4                (target 1)
         // 5: exit
-        let p = Program::from_insns(vec![
-            mov64_imm(0, 0),
-            jeq(1, 0, -2),
-            mov64_imm(2, 2),
-            jeq(0, 0, -4),
-            ja(-4),
-            exit(),
-        ]);
+        let p =
+            Program::from_insns(vec![mov64_imm(0, 0), jeq(1, 0, -2), mov64_imm(2, 2), jeq(0, 0, -4), ja(-4), exit()]);
         let mut x: P = mk(&p);
-        let patch = [
-            mov64_imm(3, 3),
-            mov64_imm(4, 4),
-            mov64_imm(5, 5),
-            mov64_imm(2, 2),
-        ];
+        let patch = [mov64_imm(3, 3), mov64_imm(4, 4), mov64_imm(5, 5), mov64_imm(2, 2)];
         x.patch(2, &patch).unwrap();
         // 1: curr < pos but target 0 < end_old 3 -> unchanged.
         // old 3 -> 6: 6 - 4 + 1 = 3 < end_new 6 -> off -4-3 = -7, target 0.
         // old 4 -> 7: 7 - 4 + 1 = 4 < 6 -> off -7, target 1.
         let got = x.into_program();
-        let want = vec![
-            mov64_imm(0, 0),
-            jeq(1, 0, -2),
-            patch[0],
-            patch[1],
-            patch[2],
-            patch[3],
-            jeq(0, 0, -7),
-            ja(-7),
-            exit(),
-        ];
+        let want =
+            vec![mov64_imm(0, 0), jeq(1, 0, -2), patch[0], patch[1], patch[2], patch[3], jeq(0, 0, -7), ja(-7), exit()];
         assert_eq!(got.insns, want, "{who}");
     }
 
@@ -406,20 +306,8 @@ mod cases {
         g0.imm = 7;
         let mut g1 = f1[0];
         g1.imm = -10;
-        let want = vec![
-            g0,
-            f0[1],
-            k[0],
-            k[1],
-            patch[0],
-            patch[1],
-            patch[2],
-            exit(),
-            mov64_imm(0, 1),
-            g1,
-            f1[1],
-            exit(),
-        ];
+        let want =
+            vec![g0, f0[1], k[0], k[1], patch[0], patch[1], patch[2], exit(), mov64_imm(0, 1), g1, f1[1], exit()];
         assert_eq!(got.insns, want, "{who}");
         assert_eq!(got.subprogs, subs(&[(0, 0), (8, 0), (12, 0)]), "{who}");
     }
@@ -450,34 +338,15 @@ mod cases {
         x.patch(1, &[mov64_imm(2, 2), mov64_imm(1, 1)]).unwrap();
         // 0: target 3 >= 2 -> off 3.  old 2 -> 3: 3 - 3 + 1 = 1 < 3 -> off -4.
         let got = x.into_program();
-        assert_eq!(
-            got.insns,
-            vec![
-                may_goto(3),
-                mov64_imm(2, 2),
-                mov64_imm(1, 1),
-                may_goto(-4),
-                exit()
-            ],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![may_goto(3), mov64_imm(2, 2), mov64_imm(1, 1), may_goto(-4), exit()], "{who}");
 
         // JCOND goes through the s16 `off` path: in 32768 slots, may_goto
         // +32766 at 0 (target 32767 = exit); P(1, 3) gives new len 32770 and
         // would need +32768 > S16_MAX -> -ERANGE at insn 0, orig_idx of slot 1 = 1.
         let p = big(32768, &[(0, may_goto(32766))]);
         let mut x: P = mk(&p);
-        let e = x
-            .patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]])
-            .unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 0,
-                orig_idx: 1
-            },
-            "{who}"
-        );
+        let e = x.patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]]).unwrap_err();
+        assert_eq!(e, PatchError::Range { insn: 0, orig_idx: 1 }, "{who}");
         same(&x.into_program(), &p, who, "state after -ERANGE");
     }
 
@@ -499,16 +368,8 @@ mod cases {
         x.patch(2, &patch).unwrap();
         // §2.2 step 3: CALL with src != BPF_PSEUDO_CALL is skipped.
         let got = x.into_program();
-        let want = vec![
-            call_helper(5),
-            call_kfunc(3),
-            patch[0],
-            patch[1],
-            patch[2],
-            call_helper(-4),
-            call_kfunc(-5),
-            exit(),
-        ];
+        let want =
+            vec![call_helper(5), call_kfunc(3), patch[0], patch[1], patch[2], call_helper(-4), call_kfunc(-5), exit()];
         assert_eq!(got.insns, want, "{who}");
     }
 
@@ -524,11 +385,7 @@ mod cases {
         x.patch(2, &[mov64_imm(2, 2), mov64_imm(1, 1)]).unwrap();
         // 0: target 3 >= 3 -> off 3. e1 (curr 1 < 2, "target" 5) and e2 (new
         // 4, "target" 1 < 4) would have moved if they were read as jumps.
-        assert_eq!(
-            x.into_program().insns,
-            vec![jeq(0, 0, 3), e1, mov64_imm(2, 2), mov64_imm(1, 1), e2],
-            "{who}"
-        );
+        assert_eq!(x.into_program().insns, vec![jeq(0, 0, 3), e1, mov64_imm(2, 2), mov64_imm(1, 1), e2], "{who}");
 
         // Same on removal, R(2, 1): 0: target 3 >= 3 -> off 1; exits unchanged.
         let mut x: P = mk(&p);
@@ -542,48 +399,27 @@ mod cases {
         let mut p = big(5, &[]);
         p.linfo = lines(&[(0, 10), (2, 12), (3, 13), (4, 14)]);
         let mut x: P = mk(&p);
-        x.patch(2, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[2]])
-            .unwrap();
+        x.patch(2, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[2]]).unwrap();
         // bpf_adj_linfo: only insn_off > 2 (strict) moves by 2; the record at
         // 2 now covers the whole patchlet.
-        assert_eq!(
-            x.into_program().linfo,
-            lines(&[(0, 10), (2, 12), (5, 13), (6, 14)]),
-            "{who}"
-        );
+        assert_eq!(x.into_program().linfo, lines(&[(0, 10), (2, 12), (5, 13), (6, 14)]), "{who}");
     }
 
     pub fn subprog_start_at_off_stays_fake_exit_moves<P: Patcher>(who: &str) {
         // 0: call pc+2 (3); 1: call pc+4 (6); 2: exit
         // 3: r0 = 1 (subprog 1, <- P(3, 3)); 4: r0 = 2; 5: exit
         // 6: r0 = 3 (subprog 2); 7: exit
-        let insns = vec![
-            call_rel(2),
-            call_rel(4),
-            exit(),
-            mov64_imm(0, 1),
-            mov64_imm(0, 2),
-            exit(),
-            mov64_imm(0, 3),
-            exit(),
-        ];
+        let insns =
+            vec![call_rel(2), call_rel(4), exit(), mov64_imm(0, 1), mov64_imm(0, 2), exit(), mov64_imm(0, 3), exit()];
         let mut p = prog(insns, &[(0, 0), (3, 1), (6, 2)]);
         p.linfo = lines(&[(0, 1), (3, 2), (6, 3)]);
         let mut x: P = mk(&p);
-        let patch = [
-            st_mem(field::DW, 10, -8, 0),
-            mov64_imm(4, 0),
-            mov64_imm(0, 1),
-        ];
+        let patch = [st_mem(field::DW, 10, -8, 0), mov64_imm(4, 0), mov64_imm(0, 1)];
         x.patch(3, &patch).unwrap();
         let got = x.into_program();
         // adjust_subprog_starts: 0, 3 <= off stay; 6 -> 8; fake exit 8 -> 10.
         // linfo_idx never changes on a patch.
-        assert_eq!(
-            got.subprogs,
-            subs(&[(0, 0), (3, 1), (8, 2), (10, 0)]),
-            "{who}"
-        );
+        assert_eq!(got.subprogs, subs(&[(0, 0), (3, 1), (8, 2), (10, 0)]), "{who}");
         // The call to subprog 1 targets off: unchanged, it enters the patchlet.
         // The call to subprog 2 (target 6 >= 4) gets imm 6.
         assert_eq!(&got.insns[..2], &[call_rel(2), call_rel(6)], "{who}");
@@ -594,22 +430,9 @@ mod cases {
         let mut p = big(6, &[]);
         p.insn_arrays = vec![vec![0, 2, 3, 5], vec![D, 4]];
         let mut x: P = mk(&p);
-        x.patch(
-            2,
-            &[
-                mov64_imm(2, 0),
-                mov64_imm(3, 0),
-                mov64_imm(4, 0),
-                p.insns[2],
-            ],
-        )
-        .unwrap();
+        x.patch(2, &[mov64_imm(2, 0), mov64_imm(3, 0), mov64_imm(4, 0), p.insns[2]]).unwrap();
         // bpf_insn_array_adjust: <= 2 stays, INSN_DELETED stays, others += 3.
-        assert_eq!(
-            x.into_program().insn_arrays,
-            vec![vec![0, 2, 6, 8], vec![D, 7]],
-            "{who}"
-        );
+        assert_eq!(x.into_program().insn_arrays, vec![vec![0, 2, 6, 8], vec![D, 7]], "{who}");
     }
 
     pub fn poke_at_off_stays_later_shift<P: Patcher>(who: &str) {
@@ -626,29 +449,12 @@ mod cases {
     pub fn len1_patch_changes_only_bytes_and_zext<P: Patcher>(who: &str) {
         // 0: call pc+3 (4); 1: if r0 == 0 goto +1 (3); 2: w1 = 5; 3: exit
         // 4: r0 = 1 (subprog 1); 5: if r0 == 0 goto -2 (4); 6: exit
-        let insns = vec![
-            call_rel(3),
-            jeq(0, 0, 1),
-            mov32_imm(1, 5),
-            exit(),
-            mov64_imm(0, 1),
-            jeq(0, 0, -2),
-            exit(),
-        ];
+        let insns = vec![call_rel(3), jeq(0, 0, 1), mov32_imm(1, 5), exit(), mov64_imm(0, 1), jeq(0, 0, -2), exit()];
         let mut p = prog(insns, &[(0, 0), (4, 2)]);
         p.linfo = lines(&[(0, 1), (2, 2), (4, 3)]);
         p.insn_arrays = vec![vec![2, 3]];
         p.pokes = vec![2, 3];
-        p.func_info = Some(vec![
-            FuncInfo {
-                insn_off: 0,
-                type_id: 1,
-            },
-            FuncInfo {
-                insn_off: 4,
-                type_id: 2,
-            },
-        ]);
+        p.func_info = Some(vec![FuncInfo { insn_off: 0, type_id: 1 }, FuncInfo { insn_off: 4, type_id: 2 }]);
         p.func_info_aux = vec![7, 8];
         // The liveness pass decided w1 needs no zext; the slot was seen in pass 9.
         p.aux[2].zext_dst = false;
@@ -660,16 +466,7 @@ mod cases {
         let mut want = p.clone();
         want.insns[2] = mov32_imm(1, 6);
         want.aux[2].zext_dst = true;
-        assert_eq!(
-            x.aux(2),
-            Some(Aux {
-                orig_idx: 2,
-                seen: 9,
-                zext_dst: true,
-                token: 3
-            }),
-            "{who}"
-        );
+        assert_eq!(x.aux(2), Some(Aux { orig_idx: 2, seen: 9, zext_dst: true, token: 3 }), "{who}");
 
         // A 64-bit load: zext_dst false; nothing else moves.
         x.patch(2, &[ldx_mem(field::DW, 1, 10, -8)]).unwrap();
@@ -693,56 +490,25 @@ mod cases {
 
     pub fn q2_original_aux_moves_to_last_slot<P: Patcher>(who: &str) {
         // 0: if r1 == 0 goto +0 (target 1 = off); 1: w1 = 5; 2: r0 = 0; 3: exit
-        let mut p =
-            Program::from_insns(vec![jeq(1, 0, 0), mov32_imm(1, 5), mov64_imm(0, 0), exit()]);
-        p.aux[1] = Aux {
-            orig_idx: 1,
-            seen: 7,
-            zext_dst: false,
-            token: 2,
-        };
+        let mut p = Program::from_insns(vec![jeq(1, 0, 0), mov32_imm(1, 5), mov64_imm(0, 0), exit()]);
+        p.aux[1] = Aux { orig_idx: 1, seen: 7, zext_dst: false, token: 2 };
         p.linfo = lines(&[(0, 1), (1, 2)]);
         p.insn_arrays = vec![vec![1]];
         p.pokes = vec![1];
         let mut x: P = mk(&p);
         // The original instruction is placed FIRST (orig@0, like zext/nospec_result).
-        let patch = [
-            mov32_imm(1, 5),
-            mov64_imm(2, 0),
-            ldx_mem(field::W, 3, 10, -8),
-            mov64_imm(4, 1),
-        ];
+        let patch = [mov32_imm(1, 5), mov64_imm(2, 0), ldx_mem(field::W, 3, 10, -8), mov64_imm(4, 1)];
         x.patch(1, &patch).unwrap();
         let got = x.into_program();
         let want_aux = vec![
             p.aux[0],
             // [off, off+3): zeroed, seen = old seen 7, zext_dst = has_def32(slot).
-            Aux {
-                orig_idx: 0,
-                seen: 7,
-                zext_dst: true,
-                token: 0,
-            }, // w1 = 5
-            Aux {
-                orig_idx: 0,
-                seen: 7,
-                zext_dst: false,
-                token: 0,
-            }, // r2 = 0
-            Aux {
-                orig_idx: 0,
-                seen: 7,
-                zext_dst: true,
-                token: 0,
-            }, // w3 = *(u32 *)
+            Aux { orig_idx: 0, seen: 7, zext_dst: true, token: 0 }, // w1 = 5
+            Aux { orig_idx: 0, seen: 7, zext_dst: false, token: 0 }, // r2 = 0
+            Aux { orig_idx: 0, seen: 7, zext_dst: true, token: 0 }, // w3 = *(u32 *)
             // The original entry lands on the LAST slot; its zext_dst becomes
             // has_def32(r4 = 1) = false (it was false anyway; see q3 for flips).
-            Aux {
-                orig_idx: 1,
-                seen: 7,
-                zext_dst: false,
-                token: 2,
-            },
+            Aux { orig_idx: 1, seen: 7, zext_dst: false, token: 2 },
             p.aux[2],
             p.aux[3],
         ];
@@ -763,49 +529,13 @@ mod cases {
         // P(0, [w1 = 1, r5 = 0]): the moved entry (orig 0) takes
         // has_def32(r5 = 0) = false, not its own true.
         x.patch(0, &[mov32_imm(1, 1), mov64_imm(5, 0)]).unwrap();
-        assert_eq!(
-            x.aux(0),
-            Some(Aux {
-                orig_idx: 0,
-                seen: 1,
-                zext_dst: true,
-                token: 0
-            }),
-            "{who}"
-        );
-        assert_eq!(
-            x.aux(1),
-            Some(Aux {
-                orig_idx: 0,
-                seen: 1,
-                zext_dst: false,
-                token: 1
-            }),
-            "{who}"
-        );
+        assert_eq!(x.aux(0), Some(Aux { orig_idx: 0, seen: 1, zext_dst: true, token: 0 }), "{who}");
+        assert_eq!(x.aux(1), Some(Aux { orig_idx: 0, seen: 1, zext_dst: false, token: 1 }), "{who}");
         // The zext shape on old slot 1 (now 2): [r2 = 2, BPF_ZEXT_REG(r2)]. The
         // moved entry (orig 1, was false) takes has_def32(mov32 r2, r2) = true.
         x.patch(2, &[mov64_imm(2, 2), zext_reg(2)]).unwrap();
-        assert_eq!(
-            x.aux(2),
-            Some(Aux {
-                orig_idx: 0,
-                seen: 1,
-                zext_dst: false,
-                token: 0
-            }),
-            "{who}"
-        );
-        assert_eq!(
-            x.aux(3),
-            Some(Aux {
-                orig_idx: 1,
-                seen: 1,
-                zext_dst: true,
-                token: 2
-            }),
-            "{who}"
-        );
+        assert_eq!(x.aux(2), Some(Aux { orig_idx: 0, seen: 1, zext_dst: false, token: 0 }), "{who}");
+        assert_eq!(x.aux(3), Some(Aux { orig_idx: 1, seen: 1, zext_dst: true, token: 2 }), "{who}");
         assert_eq!(x.aux(4), Some(p.aux[2]), "{who}");
     }
 
@@ -861,22 +591,12 @@ mod cases {
         // conditional at 0 with off +32766 needs +32768 -> -ERANGE (s16)...
         let p = big(32768, &[(0, jmp32_imm(op::JEQ, 1, 3, 32766))]);
         let mut x: P = mk(&p);
-        let e = x
-            .patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]])
-            .unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 0,
-                orig_idx: 1
-            },
-            "{who}"
-        );
+        let e = x.patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]]).unwrap_err();
+        assert_eq!(e, PatchError::Range { insn: 0, orig_idx: 1 }, "{who}");
         // ...while gotol +32766 (0x06, s32 imm) becomes +32768.
         let p = big(32768, &[(0, gotol(32766))]);
         let mut x: P = mk(&p);
-        x.patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]])
-            .unwrap();
+        x.patch(1, &[mov64_imm(2, 0), mov64_imm(3, 0), p.insns[1]]).unwrap();
         assert_eq!(x.insn(0), Some(gotol(32768)), "{who}");
     }
 
@@ -907,27 +627,11 @@ mod cases {
         let p = big(32768, &[(32767, ja(-32768))]);
         let mut x: P = mk(&p);
         let e = x.patch(1, &[mov64_imm(2, 0), p.insns[1]]).unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 32767,
-                orig_idx: 1
-            },
-            "{who}"
-        );
+        assert_eq!(e, PatchError::Range { insn: 32767, orig_idx: 1 }, "{who}");
         assert_eq!(e.errno(), Some(ERANGE), "{who}");
         // Same when the jump sits right after the patched slot: P(32766, 2).
-        let e = x
-            .patch(32766, &[mov64_imm(2, 0), p.insns[32766]])
-            .unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 32767,
-                orig_idx: 32766
-            },
-            "{who}"
-        );
+        let e = x.patch(32766, &[mov64_imm(2, 0), p.insns[32766]]).unwrap_err();
+        assert_eq!(e, PatchError::Range { insn: 32767, orig_idx: 32766 }, "{who}");
         same(&x.into_program(), &p, who, "state after backward -ERANGE");
 
         // (d) Forward: 32768 slots, 0: ja +32766 (target 32767 = exit).
@@ -942,14 +646,7 @@ mod cases {
         // first patch: [ja +32767, a, f1, f2, ..., exit] with aux
         // [a0, fresh(a), a1 (zext_dst = has_def32(f1) = false), a2, ...].
         let e = x.patch(5, &[mov64_imm(3, 0), p.insns[4]]).unwrap_err();
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 0,
-                orig_idx: 4
-            },
-            "{who}"
-        );
+        assert_eq!(e, PatchError::Range { insn: 0, orig_idx: 4 }, "{who}");
         let mut want = p.clone();
         want.insns[0] = ja(32767);
         want.insns.insert(1, a);
@@ -973,18 +670,10 @@ mod cases {
         let three = |i: Insn| [mov64_imm(3, 0), mov64_imm(4, 0), i];
         for (off, orig_idx) in [(20, 19), (10, 0), (11, 10)] {
             let e = x.patch(off, &three(x.insn(off).unwrap())).unwrap_err();
-            assert_eq!(
-                e,
-                PatchError::Range {
-                    insn: 32766,
-                    orig_idx
-                },
-                "{who}: P({off}, 3)"
-            );
+            assert_eq!(e, PatchError::Range { insn: 32766, orig_idx }, "{who}: P({off}, 3)");
         }
         // A len-2 patch still fits: new len 32768, ja -32768.
-        x.patch(20, &[mov64_imm(5, 0), x.insn(20).unwrap()])
-            .unwrap();
+        x.patch(20, &[mov64_imm(5, 0), x.insn(20).unwrap()]).unwrap();
         assert_eq!((x.len(), x.insn(32767)), (32768, Some(ja(-32768))), "{who}");
     }
 
@@ -1024,15 +713,8 @@ mod cases {
     pub fn removal_of_subprog_head_keeps_start<P: Patcher>(who: &str) {
         // 0: call pc+2 (3); 1: r0 = 0; 2: exit
         // 3: r0 = 1 (subprog 1 head, removed); 4: r0 = 2 (removed); 5: r0 = 3; 6: exit
-        let insns = vec![
-            call_rel(2),
-            mov64_imm(0, 0),
-            exit(),
-            mov64_imm(0, 1),
-            mov64_imm(0, 2),
-            mov64_imm(0, 3),
-            exit(),
-        ];
+        let insns =
+            vec![call_rel(2), mov64_imm(0, 0), exit(), mov64_imm(0, 1), mov64_imm(0, 2), mov64_imm(0, 3), exit()];
         let mut p = prog(insns.clone(), &[(0, 0), (3, 1)]);
         p.linfo = lines(&[(0, 1), (3, 2), (4, 3)]);
         let mut x: P = mk(&p);
@@ -1046,16 +728,8 @@ mod cases {
         assert_eq!(got.subprogs, subs(&[(0, 0), (3, 1), (5, 0)]), "{who}");
         assert_eq!(got.linfo, lines(&[(0, 1), (3, 3)]), "{who}");
         // The call targets off (k = 0): unchanged, now reaches old 5.
-        assert_eq!(
-            got.insns,
-            vec![call_rel(2), insns[1], insns[2], insns[5], insns[6]],
-            "{who}"
-        );
-        assert_eq!(
-            got.aux,
-            vec![p.aux[0], p.aux[1], p.aux[2], p.aux[5], p.aux[6]],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![call_rel(2), insns[1], insns[2], insns[5], insns[6]], "{who}");
+        assert_eq!(got.aux, vec![p.aux[0], p.aux[1], p.aux[2], p.aux[5], p.aux[6]], "{who}");
     }
 
     /// 0: call pc+6 (7); 1: exit; 2: r0 = 1; 3: exit (subprog 1);
@@ -1074,14 +748,7 @@ mod cases {
         ];
         let mut p = prog(insns, &[(0, 0), (2, 1), (4, 2), (7, 3)]);
         p.linfo = lines(&[(0, 100), (2, 102), (4, 104), (7, 107)]);
-        p.func_info = Some(
-            (0..4)
-                .map(|k| FuncInfo {
-                    insn_off: [0, 2, 4, 7][k],
-                    type_id: 10 + k as u32,
-                })
-                .collect(),
-        );
+        p.func_info = Some((0..4).map(|k| FuncInfo { insn_off: [0, 2, 4, 7][k], type_id: 10 + k as u32 }).collect());
         p.func_info_aux = vec![20, 21, 22, 23];
         p
     }
@@ -1100,16 +767,7 @@ mod cases {
         w.subprogs = subs(&[(0, 0), (2, 1), (4, 0)]);
         w.linfo = lines(&[(0, 100), (2, 107)]);
         // func_info records 1, 2 dropped; insn_off NOT rewritten (adjust_btf_func).
-        w.func_info = Some(vec![
-            FuncInfo {
-                insn_off: 0,
-                type_id: 10,
-            },
-            FuncInfo {
-                insn_off: 7,
-                type_id: 13,
-            },
-        ]);
+        w.func_info = Some(vec![FuncInfo { insn_off: 0, type_id: 10 }, FuncInfo { insn_off: 7, type_id: 13 }]);
         // Q12: func_info_aux is not compacted.
         w.func_info_aux = vec![20, 21, 22, 23];
         w
@@ -1129,9 +787,7 @@ mod cases {
         // four entries in place, so entry 1 (21) is now misaligned with
         // subprog 1 (old subprog 3, whose aux is 23).
         assert_eq!(
-            got.func_info
-                .as_ref()
-                .map(|f| f.iter().map(|r| r.type_id).collect::<Vec<_>>()),
+            got.func_info.as_ref().map(|f| f.iter().map(|r| r.type_id).collect::<Vec<_>>()),
             Some(vec![10, 13]),
             "{who}"
         );
@@ -1166,14 +822,7 @@ mod cases {
         assert_eq!(got.aux, p.aux[..4].to_vec(), "{who}");
 
         // The tail of a single subprog: records [0, 3, 5], R(4, 2).
-        let insns = vec![
-            mov64_imm(0, 0),
-            jeq(0, 0, 1),
-            mov64_imm(0, 1),
-            mov64_imm(0, 2),
-            mov64_imm(0, 3),
-            exit(),
-        ];
+        let insns = vec![mov64_imm(0, 0), jeq(0, 0, 1), mov64_imm(0, 1), mov64_imm(0, 2), mov64_imm(0, 3), exit()];
         let mut p = Program::from_insns(insns);
         p.linfo = lines(&[(0, 1), (3, 2), (5, 3)]);
         let mut x: P = mk(&p);
@@ -1192,11 +841,7 @@ mod cases {
         x.remove(3, 3).unwrap();
         // l_off 1, l_cnt 2 (3, 5); record 8 != 6 -> inherit: the LAST removed
         // record (line 15) becomes 6; record (3, 13) dropped; -3 -> [0, 3, 5].
-        assert_eq!(
-            x.into_program().linfo,
-            lines(&[(0, 10), (3, 15), (5, 18)]),
-            "{who}"
-        );
+        assert_eq!(x.into_program().linfo, lines(&[(0, 10), (3, 15), (5, 18)]), "{who}");
     }
 
     pub fn linfo_idx_fixup_after_remove<P: Patcher>(who: &str) {
@@ -1219,16 +864,8 @@ mod cases {
         let mut x: P = mk(&p);
         x.remove(2, 2).unwrap();
         let got = x.into_program();
-        assert_eq!(
-            got.linfo,
-            lines(&[(0, 1), (2, 3), (4, 4), (5, 5), (7, 6)]),
-            "{who}: A"
-        );
-        assert_eq!(
-            got.subprogs,
-            subs(&[(0, 0), (4, 2), (7, 4), (9, 0)]),
-            "{who}: A"
-        );
+        assert_eq!(got.linfo, lines(&[(0, 1), (2, 3), (4, 4), (5, 5), (7, 6)]), "{who}: A");
+        assert_eq!(got.subprogs, subs(&[(0, 0), (4, 2), (7, 4), (9, 0)]), "{who}: A");
         assert_eq!(&got.insns[..2], &[call_rel(3), call_rel(5)], "{who}: A");
 
         // B: R(2, 4): records 2, 3 inside (l_cnt 2), record 6 == off + cnt -> no
@@ -1239,17 +876,9 @@ mod cases {
         let mut x: P = mk(&p);
         x.remove(2, 4).unwrap();
         let got = x.into_program();
-        assert_eq!(
-            got.linfo,
-            lines(&[(0, 1), (2, 4), (3, 5), (5, 6)]),
-            "{who}: B"
-        );
+        assert_eq!(got.linfo, lines(&[(0, 1), (2, 4), (3, 5), (5, 6)]), "{who}: B");
         // Subprog 1 starts at off + cnt: 6 -> 2, 9 -> 5, fake 11 -> 7.
-        assert_eq!(
-            got.subprogs,
-            subs(&[(0, 0), (2, 1), (5, 3), (7, 1)]),
-            "{who}: B"
-        );
+        assert_eq!(got.subprogs, subs(&[(0, 0), (2, 1), (5, 3), (7, 1)]), "{who}: B");
         assert_eq!(&got.insns[..2], &[call_rel(1), call_rel(3)], "{who}: B");
     }
 
@@ -1261,33 +890,19 @@ mod cases {
         x.remove(2, 3).unwrap();
         let got = x.into_program();
         // < 2 stays, [2, 5) -> INSN_DELETED, >= 5 -> -3, DELETED stays.
-        assert_eq!(
-            got.insn_arrays,
-            vec![vec![0, D, D, D, 2, 4], vec![D, D]],
-            "{who}"
-        );
+        assert_eq!(got.insn_arrays, vec![vec![0, D, D, D, 2, 4], vec![D, D]], "{who}");
         // ...while the jump to slot 2 slides to the first survivor (old 5).
         assert_eq!(got.insns[0], jeq(1, 0, 1), "{who}");
 
         // The nop case: removing a single `ja +0` at 2 deletes the array entry
         // that pointed at it, while the jump to it slides to old 3.
-        let mut p = Program::from_insns(vec![
-            jeq(1, 0, 1),
-            mov64_imm(1, 1),
-            ja(0),
-            mov64_imm(1, 3),
-            exit(),
-        ]);
+        let mut p = Program::from_insns(vec![jeq(1, 0, 1), mov64_imm(1, 1), ja(0), mov64_imm(1, 3), exit()]);
         p.insn_arrays = vec![vec![2, 3]];
         let mut x: P = mk(&p);
         x.remove(2, 1).unwrap();
         let got = x.into_program();
         assert_eq!(got.insn_arrays, vec![vec![D, 2]], "{who}");
-        assert_eq!(
-            got.insns,
-            vec![jeq(1, 0, 1), mov64_imm(1, 1), mov64_imm(1, 3), exit()],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![jeq(1, 0, 1), mov64_imm(1, 1), mov64_imm(1, 3), exit()], "{who}");
     }
 
     pub fn q8_pokes_untouched_by_removal<P: Patcher>(who: &str) {
@@ -1310,15 +925,7 @@ mod cases {
     pub fn q10_remove_nops_shapes<P: Patcher>(who: &str) {
         // 0: r0 = 0; 1: may_goto +1 (3); 2: may_goto +0; 3: ja +1 (5);
         // 4: ja +0; 5: gotol +0; 6: exit
-        let p = Program::from_insns(vec![
-            mov64_imm(0, 0),
-            may_goto(1),
-            may_goto(0),
-            ja(1),
-            ja(0),
-            gotol(0),
-            exit(),
-        ]);
+        let p = Program::from_insns(vec![mov64_imm(0, 0), may_goto(1), may_goto(0), ja(1), ja(0), gotol(0), exit()]);
         let mut x: P = mk(&p);
         opt_remove_nops(&mut x);
         // i = 2 (may_goto +0): R(2, 1), the may_goto at 1 (target 3 >= 3)
@@ -1326,16 +933,8 @@ mod cases {
         // i = 2 (ja +0): R(2, 1), the ja at 1 becomes ja +0 but is not revisited.
         // gotol +0 (0x06) is never a nop.
         let got = x.into_program();
-        assert_eq!(
-            got.insns,
-            vec![mov64_imm(0, 0), ja(0), gotol(0), exit()],
-            "{who}"
-        );
-        assert_eq!(
-            got.aux,
-            vec![p.aux[0], p.aux[3], p.aux[5], p.aux[6]],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![mov64_imm(0, 0), ja(0), gotol(0), exit()], "{who}");
+        assert_eq!(got.aux, vec![p.aux[0], p.aux[3], p.aux[5], p.aux[6]], "{who}");
     }
 
     /// `opt_remove_nops` (§5.7 step 3) over the trait.
@@ -1361,17 +960,8 @@ mod cases {
         // 0: call pc+4 (5); 1,2: r2 = func pc+3 (5); 3: r0 = 0; 4: exit
         // 5: r0 = 1 (subprog 1); 6: if r0 == 0 goto -2 (5); 7: gotol -3 (5); 8: exit
         let f = ld_imm64(2, pseudo::FUNC, 3);
-        let insns = vec![
-            call_rel(4),
-            f[0],
-            f[1],
-            mov64_imm(0, 0),
-            exit(),
-            mov64_imm(0, 1),
-            jeq(0, 0, -2),
-            gotol(-3),
-            exit(),
-        ];
+        let insns =
+            vec![call_rel(4), f[0], f[1], mov64_imm(0, 0), exit(), mov64_imm(0, 1), jeq(0, 0, -2), gotol(-3), exit()];
         let mut p = prog(insns, &[(0, 0), (5, 1)]);
         p.linfo = lines(&[(0, 1), (5, 2)]);
         p.insn_arrays = vec![vec![5, 6]];
@@ -1418,37 +1008,17 @@ mod cases {
     pub fn adjust_jmp_off_erange_keeps_earlier_rewrites<P: Patcher>(who: &str) {
         // 32772 slots. Jumps to 32768: 0: gotol +32767; 1: ja +32766;
         // 2: if r1 == 0 goto +32765; 32770: ja -3. 32771: exit.
-        let p = big(
-            32772,
-            &[
-                (0, gotol(32767)),
-                (1, ja(32766)),
-                (2, jeq(1, 0, 32765)),
-                (32770, ja(-3)),
-            ],
-        );
+        let p = big(32772, &[(0, gotol(32767)), (1, ja(32766)), (2, jeq(1, 0, 32765)), (32770, ja(-3))]);
         let mut x: P = mk(&p);
         let e = x.adjust_jmp_off(32768, 2).unwrap_err();
         // Index order: 0 (gotol, s32) -> imm 32769, written. 1 -> +32768 >
         // S16_MAX: -ERANGE at insn 1 (orig_idx 1), the loop stops: slot 2
         // and slot 32770 keep their old values.
-        assert_eq!(
-            e,
-            PatchError::Range {
-                insn: 1,
-                orig_idx: 1
-            },
-            "{who}"
-        );
+        assert_eq!(e, PatchError::Range { insn: 1, orig_idx: 1 }, "{who}");
         assert_eq!(e.errno(), Some(ERANGE), "{who}");
         let mut want = p.clone();
         want.insns[0] = gotol(32769);
-        same(
-            &x.into_program(),
-            &want,
-            who,
-            "after adjust_jmp_off -ERANGE",
-        );
+        same(&x.into_program(), &want, who, "after adjust_jmp_off -ERANGE");
     }
 
     // ------------------------------------------------ Q13, Q14
@@ -1471,36 +1041,14 @@ mod cases {
         let p = prog(insns.clone(), &[(0, 0), (3, 0), (6, 0)]);
         let mut x: P = mk(&p);
         // R(4, 3) = slots 4..6: subprog 2 starts at 6 in (4, 7) and goes on to 9.
-        assert_eq!(
-            x.remove(4, 3),
-            Err(PatchError::CutsSubprog {
-                subprog: 2,
-                start: 6,
-                off: 4,
-                cnt: 3
-            }),
-            "{who}"
-        );
+        assert_eq!(x.remove(4, 3), Err(PatchError::CutsSubprog { subprog: 2, start: 6, off: 4, cnt: 3 }), "{who}");
         // R(2, 2) = slots 2, 3: subprog 1 starts at 3 in (2, 4) and goes on to 6.
-        assert_eq!(
-            x.remove(2, 2),
-            Err(PatchError::CutsSubprog {
-                subprog: 1,
-                start: 3,
-                off: 2,
-                cnt: 2
-            }),
-            "{who}"
-        );
+        assert_eq!(x.remove(2, 2), Err(PatchError::CutsSubprog { subprog: 1, start: 3, off: 2, cnt: 2 }), "{who}");
         // R(2, 4) ends exactly where subprog 2 starts: subprog 1 is dropped
         // whole (i = 1, j = 2), allowed. call: 6 >= 6 -> imm 1.
         x.remove(2, 4).unwrap();
         let got = x.into_program();
-        assert_eq!(
-            got.insns,
-            vec![call_rel(1), insns[1], insns[6], insns[7], insns[8]],
-            "{who}"
-        );
+        assert_eq!(got.insns, vec![call_rel(1), insns[1], insns[6], insns[7], insns[8]], "{who}");
         assert_eq!(got.subprogs, subs(&[(0, 0), (2, 0), (5, 0)]), "{who}");
         let mut x: P = mk(&p);
         let _ = x.remove(4, 3);
@@ -1512,14 +1060,7 @@ mod cases {
         // off - 1 = 2, off = 3 and off + 1 = 4.
         // 0: call pc+2 (3); 1: call pc+2 (4); 2: exit; 3: exit (subprog 1)
         // 4: r0 = 2 (subprog 2); 5: exit
-        let insns = vec![
-            call_rel(2),
-            call_rel(2),
-            exit(),
-            exit(),
-            mov64_imm(0, 2),
-            exit(),
-        ];
+        let insns = vec![call_rel(2), call_rel(2), exit(), exit(), mov64_imm(0, 2), exit()];
         let mut p = prog(insns, &[(0, 0), (3, 1), (4, 2)]);
         p.linfo = lines(&[(0, 1), (3, 2), (4, 3)]);
         p.insn_arrays = vec![vec![2, 3, 4]];
@@ -1527,24 +1068,12 @@ mod cases {
         let mut x: P = mk(&p);
         x.patch(3, &[mov64_imm(0, 9), exit()]).unwrap();
         let got = x.into_program();
-        assert_eq!(
-            got.subprogs,
-            subs(&[(0, 0), (3, 1), (5, 2), (7, 0)]),
-            "{who}: patch subprogs"
-        );
-        assert_eq!(
-            got.linfo,
-            lines(&[(0, 1), (3, 2), (5, 3)]),
-            "{who}: patch linfo"
-        );
+        assert_eq!(got.subprogs, subs(&[(0, 0), (3, 1), (5, 2), (7, 0)]), "{who}: patch subprogs");
+        assert_eq!(got.linfo, lines(&[(0, 1), (3, 2), (5, 3)]), "{who}: patch linfo");
         assert_eq!(got.insn_arrays, vec![vec![2, 3, 5]], "{who}: patch arrays");
         assert_eq!(got.pokes, vec![2, 3, 5], "{who}: patch pokes");
         // Branches: target 3 (= off) not >= end_old 4 stays; target 4 moves.
-        assert_eq!(
-            &got.insns[..2],
-            &[call_rel(2), call_rel(3)],
-            "{who}: patch calls"
-        );
+        assert_eq!(&got.insns[..2], &[call_rel(2), call_rel(3)], "{who}: patch calls");
 
         // Removal side, R(2, 3) windows [2, 5):
         // 0: call pc+4 (5); 1..3: filler; 4: exit; 5: r0 = 7 (subprog 1); 6: exit
@@ -1561,30 +1090,14 @@ mod cases {
         x.remove(2, 3).unwrap();
         let got = x.into_program();
         // Arrays: 1 < off stays; 2, 3, 4 deleted; 5 == off + cnt -> 2.
-        assert_eq!(
-            got.insn_arrays,
-            vec![vec![1, D, D, D, 2]],
-            "{who}: remove arrays"
-        );
+        assert_eq!(got.insn_arrays, vec![vec![1, D, D, D, 2]], "{who}: remove arrays");
         // Subprog 1 starts at off + cnt: j stays at it, not > i: 5 -> 2, fake 7 -> 4.
         // linfo: l_off 2 (record 1 = off - 1 is before it), l_cnt 1 (record 2),
         // record 5 == off + cnt -> no inherit; linfo_idx 3 > 2 -> 3 - 1 = 2.
-        assert_eq!(
-            got.subprogs,
-            subs(&[(0, 0), (2, 2), (4, 0)]),
-            "{who}: remove subprogs"
-        );
-        assert_eq!(
-            got.linfo,
-            lines(&[(0, 1), (1, 2), (2, 4)]),
-            "{who}: remove linfo"
-        );
+        assert_eq!(got.subprogs, subs(&[(0, 0), (2, 2), (4, 0)]), "{who}: remove subprogs");
+        assert_eq!(got.linfo, lines(&[(0, 1), (1, 2), (2, 4)]), "{who}: remove linfo");
         assert_eq!(got.pokes, vec![1, 2, 5], "{who}: remove pokes");
-        assert_eq!(
-            got.insns,
-            vec![call_rel(1), v[1], v[5], v[6]],
-            "{who}: remove insns"
-        );
+        assert_eq!(got.insns, vec![call_rel(1), v[1], v[5], v[6]], "{who}: remove insns");
     }
 
     // ------------------------------------------------ §6.5 add_hidden_subprog
@@ -1593,10 +1106,7 @@ mod cases {
         // 0: ja +1 (target 2 = the last insn); 1: r0 = 1; 2: exit
         let mut p = Program::from_insns(vec![ja(1), mov64_imm(0, 1), exit()]);
         p.linfo = lines(&[(0, 5)]);
-        p.func_info = Some(vec![FuncInfo {
-            insn_off: 0,
-            type_id: 9,
-        }]);
+        p.func_info = Some(vec![FuncInfo { insn_off: 0, type_id: 9 }]);
         let mut x: P = mk(&p);
         let hidden = [exit(), mov64_reg(0, 1), exit()];
         x.add_hidden_subprog(&hidden).unwrap();
@@ -1605,13 +1115,7 @@ mod cases {
         // P(L - 1 = 2, 3): the ja targets off -> unchanged, still the old last
         // insn at 2. The original exit's aux goes to slot 4 (Q2); 2, 3 fresh.
         want.insns = vec![ja(1), mov64_imm(0, 1), exit(), mov64_reg(0, 1), exit()];
-        want.aux = vec![
-            p.aux[0],
-            p.aux[1],
-            fresh(1, exit()),
-            fresh(1, mov64_reg(0, 1)),
-            p.aux[2],
-        ];
+        want.aux = vec![p.aux[0], p.aux[1], fresh(1, exit()), fresh(1, mov64_reg(0, 1)), p.aux[2]];
         // Fake exit 3 -> 5, copied to slot 2; slot 1 (the old fake exit entry,
         // linfo_idx 0) gets start 5 - 3 + 1 = 3. No line info, no func_info.
         want.subprogs = subs(&[(0, 0), (3, 0), (5, 0)]);
@@ -1620,9 +1124,7 @@ mod cases {
 
         let mut x: P = mk(&p);
         x.add_hidden_subprog(&hidden).unwrap();
-        let e = x
-            .add_hidden_subprog(&[exit(), mov64_reg(0, 2), exit()])
-            .unwrap_err();
+        let e = x.add_hidden_subprog(&[exit(), mov64_reg(0, 2), exit()]).unwrap_err();
         assert_eq!(e, PatchError::Fault, "{who}");
         assert_eq!(e.errno(), Some(EFAULT), "{who}");
         assert_eq!(x.into_program(), want, "{who}: state after -EFAULT");
@@ -1641,22 +1143,8 @@ mod cases {
         let mut want = four_subprogs_after_r2_5();
         let a = want.aux.clone();
         // P(3, 3) appends: the call (target 2 < 4) is unchanged.
-        want.insns = vec![
-            call_rel(1),
-            exit(),
-            mov64_imm(0, 4),
-            exit(),
-            mov64_reg(0, 1),
-            exit(),
-        ];
-        want.aux = vec![
-            a[0],
-            a[1],
-            a[2],
-            fresh(1, exit()),
-            fresh(1, mov64_reg(0, 1)),
-            a[3],
-        ];
+        want.insns = vec![call_rel(1), exit(), mov64_imm(0, 4), exit(), mov64_reg(0, 1), exit()];
+        want.aux = vec![a[0], a[1], a[2], fresh(1, exit()), fresh(1, mov64_reg(0, 1)), a[3]];
         // Fake exit 4 -> 6. info[3].start = info[2].start = 6 with info[3]'s
         // stale linfo_idx 3; info[2] (the old fake exit, linfo_idx 0) gets
         // start 6 - 3 + 1 = 4.
@@ -1673,128 +1161,70 @@ mod cases {
         p.linfo = lines(&[(0, 1), (2, 2)]);
         p.insn_arrays = vec![vec![1, 3]];
         p.pokes = vec![2];
-        type Step<P> = (
-            &'static str,
-            fn(&mut P) -> Result<(), PatchError>,
-            PatchError,
-        );
+        type Step<P> = (&'static str, fn(&mut P) -> Result<(), PatchError>, PatchError);
         let steps: Vec<Step<P>> = vec![
             ("patch(0, [])", |x| x.patch(0, &[]), PatchError::EmptyPatch),
-            (
-                "patch(9, []) (empty is checked first)",
-                |x| x.patch(9, &[]),
-                PatchError::EmptyPatch,
-            ),
-            (
-                "patch(4, [m])",
-                |x| x.patch(4, &[mov64_imm(2, 0)]),
-                PatchError::OffOutOfRange { off: 4, len: 4 },
-            ),
-            (
-                "set(4, m)",
-                |x| x.set(4, mov64_imm(2, 0)),
-                PatchError::OffOutOfRange { off: 4, len: 4 },
-            ),
-            (
-                "remove(1, 0)",
-                |x| x.remove(1, 0),
-                PatchError::RangeOutOfProgram {
-                    off: 1,
-                    cnt: 0,
-                    len: 4,
-                },
-            ),
-            (
-                "remove(3, 2)",
-                |x| x.remove(3, 2),
-                PatchError::RangeOutOfProgram {
-                    off: 3,
-                    cnt: 2,
-                    len: 4,
-                },
-            ),
-            (
-                "remove(4, 1)",
-                |x| x.remove(4, 1),
-                PatchError::RangeOutOfProgram {
-                    off: 4,
-                    cnt: 1,
-                    len: 4,
-                },
-            ),
-            (
-                "remove(0, 4)",
-                |x| x.remove(0, 4),
-                PatchError::RangeOutOfProgram {
-                    off: 0,
-                    cnt: 4,
-                    len: 4,
-                },
-            ),
+            ("patch(9, []) (empty is checked first)", |x| x.patch(9, &[]), PatchError::EmptyPatch),
+            ("patch(4, [m])", |x| x.patch(4, &[mov64_imm(2, 0)]), PatchError::OffOutOfRange { off: 4, len: 4 }),
+            ("set(4, m)", |x| x.set(4, mov64_imm(2, 0)), PatchError::OffOutOfRange { off: 4, len: 4 }),
+            ("remove(1, 0)", |x| x.remove(1, 0), PatchError::RangeOutOfProgram { off: 1, cnt: 0, len: 4 }),
+            ("remove(3, 2)", |x| x.remove(3, 2), PatchError::RangeOutOfProgram { off: 3, cnt: 2, len: 4 }),
+            ("remove(4, 1)", |x| x.remove(4, 1), PatchError::RangeOutOfProgram { off: 4, cnt: 1, len: 4 }),
+            ("remove(0, 4)", |x| x.remove(0, 4), PatchError::RangeOutOfProgram { off: 0, cnt: 4, len: 4 }),
             // The patchlet's ja at 1 targets 1 + 100 + 1 = 102 > new len 5.
             (
                 "patch(1, [ja +100, m])",
                 |x| x.patch(1, &[ja(100), mov64_imm(2, 0)]),
-                PatchError::TargetOutOfProgram {
-                    insn: 1,
-                    target: 102,
-                    len: 5,
-                },
-            ),
-            // R(2, 2): the jump at 0 targets 3 = off + 1 (k = 1) -> new 3 > new len 2.
-            (
-                "remove(2, 2)",
-                |x| x.remove(2, 2),
-                PatchError::TargetOutOfProgram {
-                    insn: 0,
-                    target: 3,
-                    len: 2,
-                },
+                PatchError::TargetOutOfProgram { insn: 1, target: 102, len: 5 },
             ),
             (
                 "adjust_jmp_off(4, 0)",
                 |x| x.adjust_jmp_off(4, 0),
-                PatchError::JmpOffOutOfRange {
-                    tgt: 4,
-                    delta: 0,
-                    len: 4,
-                },
+                PatchError::JmpOffOutOfRange { tgt: 4, delta: 0, len: 4 },
             ),
             (
                 "adjust_jmp_off(2, 3)",
                 |x| x.adjust_jmp_off(2, 3),
-                PatchError::JmpOffOutOfRange {
-                    tgt: 2,
-                    delta: 3,
-                    len: 4,
-                },
+                PatchError::JmpOffOutOfRange { tgt: 2, delta: 3, len: 4 },
             ),
-            (
-                "add_hidden_subprog([])",
-                |x| x.add_hidden_subprog(&[]),
-                PatchError::EmptyPatch,
-            ),
+            ("add_hidden_subprog([])", |x| x.add_hidden_subprog(&[]), PatchError::EmptyPatch),
         ];
         let mut x: P = mk(&p);
         for (what, f, want) in steps {
             assert_eq!(f(&mut x), Err(want), "{who}: {what}");
             assert_eq!(x.len(), 4, "{who}: {what}");
         }
+        assert_eq!(x.into_program(), p, "{who}: state after the refused operations");
+
+        // Not an error: a removal may leave a jump pointing past the end (Q7,
+        // the kernel neither clamps nor checks). R(2, 2): the jump at 0 targets
+        // 3 = off + 1 (k = 1); 0 < 2 but 3 < end_old 4 -> unchanged +2, now
+        // one past the new length 2. Record 2 goes (tail: no inheritance),
+        // array entry 3 is deleted, fake exit 4 -> 2, the poke stays.
+        let mut x: P = mk(&p);
+        x.remove(2, 2).unwrap();
+        let mut want = p.clone();
+        want.insns = vec![jeq(1, 0, 2), p.insns[1]];
+        want.aux.truncate(2);
+        want.subprogs = subs(&[(0, 0), (2, 0)]);
+        want.linfo = lines(&[(0, 1)]);
+        want.insn_arrays = vec![vec![1, D]];
+        assert_eq!(x.snapshot(), want, "{who}: R(2, 2) past the end");
+        // Such a jump is then adjusted like any other: P(1, 2): target 3 >=
+        // end_old 2 -> +3 (still one past the new length 3).
+        let m = mov64_imm(2, 0);
+        x.patch(1, &[m, p.insns[1]]).unwrap();
         assert_eq!(
-            x.into_program(),
-            p,
-            "{who}: state after the refused operations"
+            x.into_program().insns,
+            vec![jeq(1, 0, 3), m, p.insns[1]],
+            "{who}: patch after a past-the-end removal"
         );
 
         // Q1 exclusion: patching the last slot with new length > S16_MAX
         // (directly, or through add_hidden_subprog, which always patches L - 1).
         let p = big(32767, &[]);
         let mut x: P = mk(&p);
-        assert_eq!(
-            x.patch(32766, &[exit(), exit()]),
-            Err(PatchError::ProbePastEnd { off: 32766 }),
-            "{who}"
-        );
+        assert_eq!(x.patch(32766, &[exit(), exit()]), Err(PatchError::ProbePastEnd { off: 32766 }), "{who}");
         assert_eq!(
             x.add_hidden_subprog(&[exit(), mov64_reg(0, 1), exit()]),
             Err(PatchError::ProbePastEnd { off: 32766 }),

@@ -14,17 +14,12 @@ fn generated_programs_and_every_checkpoint_are_valid() {
         let Ok((_, g)) = gen::from_bytes(&case_bytes(11, k)) else {
             continue;
         };
-        g.case
-            .prog
-            .validate()
-            .unwrap_or_else(|e| panic!("case {k}: generated program invalid: {e}"));
+        g.case.prog.validate().unwrap_or_else(|e| panic!("case {k}: generated program invalid: {e}"));
         let mut p = ArrayPatcher::new(g.case.prog.clone()).unwrap();
         for (j, op) in g.case.ops.iter().enumerate() {
             let _ = op.apply(&mut p);
             if g.checkpoints[j] {
-                p.snapshot()
-                    .validate()
-                    .unwrap_or_else(|e| panic!("case {k}: invalid after op {j} ({op:?}): {e}"));
+                p.snapshot().validate().unwrap_or_else(|e| panic!("case {k}: invalid after op {j} ({op:?}): {e}"));
             }
         }
     }
@@ -59,13 +54,7 @@ fn few_inputs_are_rejected_and_every_feature_is_reached() {
             Err(_) => stats.rejected += 1,
         }
     }
-    assert!(
-        stats.rejected * 20 <= stats.cases + stats.rejected,
-        "too many rejected inputs:\n{stats}"
-    );
+    assert!(stats.rejected * 20 <= stats.cases + stats.rejected, "too many rejected inputs:\n{stats}");
     let missing: Vec<_> = stats.missing().iter().map(|f| f.name()).collect();
-    assert!(
-        missing.is_empty(),
-        "features never exercised: {missing:?}\n{stats}"
-    );
+    assert!(missing.is_empty(), "features never exercised: {missing:?}\n{stats}");
 }

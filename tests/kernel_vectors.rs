@@ -9,11 +9,7 @@ use std::path::Path;
 fn all_cases() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/kernel-vectors");
     let mut cases = Vec::new();
-    for f in [
-        "vectors-public-000.jsonl.gz",
-        "large-public-000.jsonl.gz",
-        "real-public-030.jsonl.gz",
-    ] {
+    for f in ["vectors-public-000.jsonl.gz", "large-public-000.jsonl.gz", "real-public-030.jsonl.gz"] {
         let p = dir.join(f);
         let text = vectors::read_text(&p).unwrap();
         cases.extend(vectors::parse_vectors(f, &text).unwrap());
@@ -24,10 +20,8 @@ fn all_cases() -> Vec<Case> {
 
 fn replay<P: Patcher>() {
     let cases = all_cases();
-    let failed: Vec<String> = cases
-        .iter()
-        .filter_map(|c| c.check::<P>().err().map(|m| format!("{}: {}", c.name, m)))
-        .collect();
+    let failed: Vec<String> =
+        cases.iter().filter_map(|c| c.check::<P>().err().map(|m| format!("{}: {}", c.name, m))).collect();
     assert!(
         failed.is_empty(),
         "{} of {} failed:\n{}",

@@ -141,13 +141,7 @@ impl Config {
 
 impl<'a> Arbitrary<'a> for OpWeights {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let mut w = || -> arbitrary::Result<u8> {
-            Ok(if u.ratio(1, 5)? {
-                0
-            } else {
-                u.int_in_range(1..=10)?
-            })
-        };
+        let mut w = || -> arbitrary::Result<u8> { Ok(if u.ratio(1, 5)? { 0 } else { u.int_in_range(1..=10)? }) };
         Ok(OpWeights {
             bpf_loop: w()?,
             dead_code: w()?,

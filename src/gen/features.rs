@@ -105,20 +105,12 @@ impl Stats {
     }
 
     pub fn count(&self, f: Feature) -> u64 {
-        Feature::ALL
-            .iter()
-            .position(|x| *x == f)
-            .and_then(|k| self.counts.get(k).copied())
-            .unwrap_or(0)
+        Feature::ALL.iter().position(|x| *x == f).and_then(|k| self.counts.get(k).copied()).unwrap_or(0)
     }
 
     /// Features no case exercised.
     pub fn missing(&self) -> Vec<Feature> {
-        Feature::ALL
-            .iter()
-            .copied()
-            .filter(|f| self.count(*f) == 0)
-            .collect()
+        Feature::ALL.iter().copied().filter(|f| self.count(*f) == 0).collect()
     }
 }
 
@@ -147,11 +139,7 @@ impl fmt::Display for Stats {
                 "  {:<42} {:>10}  {:>6.2}%",
                 feat.name(),
                 n,
-                if self.cases == 0 {
-                    0.0
-                } else {
-                    100.0 * n as f64 / self.cases as f64
-                }
+                if self.cases == 0 { 0.0 } else { 100.0 * n as f64 / self.cases as f64 }
             )?;
         }
         Ok(())

@@ -26,26 +26,17 @@ pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
     let slack_b: i64 = u.int_in_range(0..=40)?;
     // Forward: slot a jumps +(32767 - slack_f); backward: slot b jumps back.
     let a: usize = u.int_in_range(3..=40)?;
-    insns[a] = if u.arbitrary()? {
-        ja((32767 - slack_f) as i16)
-    } else {
-        jmp_imm(op::JNE, 1, 0, (32767 - slack_f) as i16)
-    };
+    insns[a] =
+        if u.arbitrary()? { ja((32767 - slack_f) as i16) } else { jmp_imm(op::JNE, 1, 0, (32767 - slack_f) as i16) };
     let b = main_len - 1 - u.int_in_range(1..=40)?;
-    insns[b] = if u.arbitrary()? {
-        ja(-(32768 - slack_b) as i16)
-    } else {
-        jmp_imm(op::JEQ, 2, 5, -(32768 - slack_b) as i16)
-    };
+    insns[b] =
+        if u.arbitrary()? { ja(-(32768 - slack_b) as i16) } else { jmp_imm(op::JEQ, 2, 5, -(32768 - slack_b) as i16) };
     // gotol from slot 1 to near the end of subprog 0 (s32 field).
     let g_t = main_len - 2;
     insns[1] = gotol((g_t - 1 - 1) as i32);
     insns[0] = call_rel((main_len - 0 - 1) as i32);
     let pf = ld_imm64(2, pseudo::FUNC, 0);
-    insns[a + 1] = Insn {
-        imm: (main_len - (a + 1) - 1) as i32,
-        ..pf[0]
-    };
+    insns[a + 1] = Insn { imm: (main_len - (a + 1) - 1) as i32, ..pf[0] };
     insns[a + 2] = pf[1];
     insns[main_len - 1] = exit();
     insns[len - 1] = exit();
@@ -54,25 +45,11 @@ pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
         *a = aux_for(i, &prog.insns[i]);
     }
     prog.subprogs = vec![
-        Subprog {
-            start: 0,
-            linfo_idx: 0,
-        },
-        Subprog {
-            start: main_len as u32,
-            linfo_idx: 0,
-        },
-        Subprog {
-            start: len as u32,
-            linfo_idx: 0,
-        },
+        Subprog { start: 0, linfo_idx: 0 },
+        Subprog { start: main_len as u32, linfo_idx: 0 },
+        Subprog { start: len as u32, linfo_idx: 0 },
     ];
-    let mut linfo = vec![LineInfo {
-        insn_off: 0,
-        line_off: 7,
-        line_col: 1 << 10,
-        file_name_off: 0,
-    }];
+    let mut linfo = vec![LineInfo { insn_off: 0, line_off: 7, line_col: 1 << 10, file_name_off: 0 }];
     for k in 1..8u32 {
         let at = (main_len as u32 / 8) * k;
         linfo.push(LineInfo {
@@ -83,19 +60,8 @@ pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
         });
     }
     prog.subprogs[1].linfo_idx = linfo.len() as u32;
-    linfo.push(LineInfo {
-        insn_off: main_len as u32,
-        line_off: 99,
-        line_col: 9 << 10,
-        file_name_off: 34,
-    });
+    linfo.push(LineInfo { insn_off: main_len as u32, line_off: 99, line_col: 9 << 10, file_name_off: 34 });
     prog.linfo = linfo;
     prog.insn_arrays = vec![vec![a as u32, b as u32, (main_len / 2) as u32]];
-    Ok((
-        prog,
-        ProgramInfo {
-            dead: 0,
-            large: true,
-        },
-    ))
+    Ok((prog, ProgramInfo { dead: 0, large: true }))
 }

@@ -33,18 +33,8 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase
     let mut g = ops::OpGen::new(cfg, shadow);
     g.generate(u, info.large)?;
     features.0 |= g.features.0;
-    let case = Case {
-        name: String::new(),
-        prog,
-        ops: g.ops,
-        expect: None,
-        ignore_tokens: false,
-    };
-    Ok(GenCase {
-        case,
-        features,
-        checkpoints: g.checkpoints,
-    })
+    let case = Case { name: String::new(), prog, ops: g.ops, expect: None, ignore_tokens: false };
+    Ok(GenCase { case, features, checkpoints: g.checkpoints })
 }
 
 /// Features visible in the program itself.

@@ -163,11 +163,7 @@ impl<'a> OpGen<'a> {
         if self.removed_at.is_some_and(|r| r == p + 1) {
             self.features.add(Feature::PatchBeforeRemoved);
         }
-        if v.insns
-            .iter()
-            .enumerate()
-            .any(|(i, x)| x.target(i) == Some(p as i64))
-        {
+        if v.insns.iter().enumerate().any(|(i, x)| x.target(i) == Some(p as i64)) {
             self.features.add(Feature::PatchAtJumpTarget);
         }
     }
@@ -216,11 +212,7 @@ impl<'a> OpGen<'a> {
             .map(|s| s.start as usize)
             .filter(|&c| self.live(c) || !self.live(p))
             .collect();
-        Ok(if ok.is_empty() {
-            None
-        } else {
-            Some(*u.choose(&ok)?)
-        })
+        Ok(if ok.is_empty() { None } else { Some(*u.choose(&ok)?) })
     }
 
     /// Run everything.
@@ -230,9 +222,8 @@ impl<'a> OpGen<'a> {
             return self.large_ops(u);
         }
         let w = self.cfg.weights.clone();
-        let on = |u: &mut Unstructured, weight: u8| -> Result<bool> {
-            Ok(weight > 0 && u.int_in_range(0..=10)? < weight)
-        };
+        let on =
+            |u: &mut Unstructured, weight: u8| -> Result<bool> { Ok(weight > 0 && u.int_in_range(0..=10)? < weight) };
         self.extras(u)?;
         if on(u, w.bpf_loop)? {
             self.bpf_loop_pass(u)?;
@@ -275,7 +266,9 @@ impl<'a> OpGen<'a> {
             }
             let r = u.int_in_range(0..=total - 1)?;
             let w = &self.cfg.weights;
-            if r < w.random_patch as u32 {
+            if u.ratio(1, 40)? {
+                self.invalid_op(u)?;
+            } else if r < w.random_patch as u32 {
                 self.random_patch(u)?;
             } else if r < (w.random_patch + w.random_remove) as u32 {
                 self.random_remove(u)?;
@@ -293,21 +286,11 @@ impl<'a> OpGen<'a> {
         let v = self.shadow.view();
         let len = v.insns.len();
         let pick = |u: &mut Unstructured, c: &[usize]| -> Result<Option<usize>> {
-            Ok(if c.is_empty() {
-                None
-            } else {
-                Some(*u.choose(c)?)
-            })
+            Ok(if c.is_empty() { None } else { Some(*u.choose(c)?) })
         };
         let cand: Option<usize> = match u.int_in_range(0..=8)? {
             0 => Some(0),
-            1 => pick(
-                u,
-                &v.subprogs[..v.subprogs.len() - 1]
-                    .iter()
-                    .map(|s| s.start as usize)
-                    .collect::<Vec<_>>(),
-            )?,
+            1 => pick(u, &v.subprogs[..v.subprogs.len() - 1].iter().map(|s| s.start as usize).collect::<Vec<_>>())?,
             2 => pick(
                 u,
                 &v.insns
@@ -318,35 +301,11 @@ impl<'a> OpGen<'a> {
                     .filter(|&t| t < len)
                     .collect::<Vec<_>>(),
             )?,
-            3 => pick(
-                u,
-                &v.linfo
-                    .iter()
-                    .map(|l| l.insn_off as usize)
-                    .collect::<Vec<_>>(),
-            )?,
-            4 => pick(
-                u,
-                &v.pokes
-                    .iter()
-                    .map(|&x| x as usize)
-                    .filter(|&x| x < len)
-                    .collect::<Vec<_>>(),
-            )?,
-            5 => pick(
-                u,
-                &(0..len)
-                    .filter(|&i| v.aux[i].token == 0)
-                    .collect::<Vec<_>>(),
-            )?,
+            3 => pick(u, &v.linfo.iter().map(|l| l.insn_off as usize).collect::<Vec<_>>())?,
+            4 => pick(u, &v.pokes.iter().map(|&x| x as usize).filter(|&x| x < len).collect::<Vec<_>>())?,
+            5 => pick(u, &(0..len).filter(|&i| v.aux[i].token == 0).collect::<Vec<_>>())?,
             6 => self.removed_at.map(|r| r.saturating_sub(1)),
-            7 => pick(
-                u,
-                &v.subprogs[1..]
-                    .iter()
-                    .map(|s| s.start as usize - 1)
-                    .collect::<Vec<_>>(),
-            )?,
+            7 => pick(u, &v.subprogs[1..].iter().map(|s| s.start as usize - 1).collect::<Vec<_>>())?,
             _ => pick(
                 u,
                 &v.insn_arrays
@@ -368,11 +327,7 @@ impl<'a> OpGen<'a> {
     fn random_patch(&mut self, u: &mut Unstructured) -> Result<()> {
         let p = self.adversarial_position(u)?;
         let insn = self.insn(p);
-        if self.second_half(p)
-            || insn.is_ld_imm64()
-            || insn.is_gotox()
-            || insn.code == code::TAIL_CALL
-        {
+        if self.second_half(p) || insn.is_ld_imm64() || insn.is_gotox() || insn.code == code::TAIL_CALL {
             return Ok(());
         }
         // The original must stay last where control does not fall through
@@ -407,11 +362,7 @@ impl<'a> OpGen<'a> {
             items.push(item);
         }
         // Slot(k) must name a slot inside the patchlet.
-        let n_slots: usize = items
-            .iter()
-            .map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 })
-            .sum::<usize>()
-            + 1;
+        let n_slots: usize = items.iter().map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 }).sum::<usize>() + 1;
         let orig_at = u.int_in_range(0..=items.len())?;
         let keep_orig = last || u.ratio(2, 3)?;
         if keep_orig {
@@ -430,10 +381,7 @@ impl<'a> OpGen<'a> {
                 })
                 .collect()
         };
-        let n_total: usize = items
-            .iter()
-            .map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 })
-            .sum();
+        let n_total: usize = items.iter().map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 }).sum();
         for it in items.iter_mut() {
             if let Item::Branch(_, To::Slot(j)) = it {
                 // Land on an item start, never on a second half.
@@ -454,13 +402,7 @@ impl<'a> OpGen<'a> {
     /// subprog (possibly its head), or a whole subprog nothing else references.
     fn random_remove(&mut self, u: &mut Unstructured) -> Result<()> {
         let len = self.len();
-        let subs: Vec<usize> = self
-            .shadow
-            .view()
-            .subprogs
-            .iter()
-            .map(|s| s.start as usize)
-            .collect();
+        let subs: Vec<usize> = self.shadow.view().subprogs.iter().map(|s| s.start as usize).collect();
         let hidden = self.shadow.view().hidden_subprog_cnt as usize;
         let n_sub = subs.len() - 1;
         let k = u.int_in_range(0..=n_sub - 1)?;
@@ -470,19 +412,11 @@ impl<'a> OpGen<'a> {
         }
         let branches: Vec<(usize, usize)> = {
             let v = self.shadow.view();
-            v.insns
-                .iter()
-                .enumerate()
-                .filter_map(|(i, x)| x.target(i).map(|t| (i, t as usize)))
-                .collect()
+            v.insns.iter().enumerate().filter_map(|(i, x)| x.target(i).map(|t| (i, t as usize))).collect()
         };
         if k > 0 && u.ratio(1, 3)? {
             // Whole subprog: only if nothing outside points into it.
-            if branches
-                .iter()
-                .any(|&(i, t)| (i < s || i >= e) && t >= s && t < e)
-                || e - s >= len
-            {
+            if branches.iter().any(|&(i, t)| (i < s || i >= e) && t >= s && t < e) || e - s >= len {
                 return Ok(());
             }
             self.emit(Op::Remove { off: s, cnt: e - s });
@@ -491,22 +425,12 @@ impl<'a> OpGen<'a> {
         if e - s < 2 {
             return Ok(());
         }
-        let a = if u.ratio(1, 3)? {
-            s
-        } else {
-            u.int_in_range(s..=e - 2)?
-        };
+        let a = if u.ratio(1, 3)? { s } else { u.int_in_range(s..=e - 2)? };
         let b = u.int_in_range(a + 1..=(e - 1).min(a + 8))?;
-        if self.second_half(a)
-            || self.second_half(b)
-            || (self.live(a.saturating_sub(1)) && !self.live(b))
-        {
+        if self.second_half(a) || self.second_half(b) || (self.live(a.saturating_sub(1)) && !self.live(b)) {
             return Ok(());
         }
-        if branches
-            .iter()
-            .any(|&(i, t)| (i < a || i >= b) && t > a && t < b)
-        {
+        if branches.iter().any(|&(i, t)| (i < a || i >= b) && t > a && t < b) {
             return Ok(());
         }
         if a == s {
@@ -514,15 +438,30 @@ impl<'a> OpGen<'a> {
         }
         let inherit = {
             let v = self.shadow.view();
-            v.linfo
-                .iter()
-                .any(|l| (l.insn_off as usize) >= a && (l.insn_off as usize) < b)
+            v.linfo.iter().any(|l| (l.insn_off as usize) >= a && (l.insn_off as usize) < b)
                 && !v.linfo.iter().any(|l| l.insn_off as usize == b)
         };
         if self.emit(Op::Remove { off: a, cnt: b - a }) && inherit {
             self.features.add(Feature::LineInfoInherit);
         }
         self.maybe_read(u, a)
+    }
+
+    /// An op the kernel only assumes valid: both patchers must refuse it with
+    /// the same error and leave the state alone.
+    fn invalid_op(&mut self, u: &mut Unstructured) -> Result<()> {
+        let len = self.len();
+        let op = match u.int_in_range(0..=6)? {
+            0 => Op::Patch { off: len + u.int_in_range(0..=3)?, insns: vec![exit()] },
+            1 => Op::Patch { off: u.int_in_range(0..=len - 1)?, insns: vec![] },
+            2 => Op::Remove { off: u.int_in_range(0..=len - 1)?, cnt: len + 1 },
+            3 => Op::Remove { off: u.int_in_range(0..=len - 1)?, cnt: 0 },
+            4 => Op::Patch { off: 0, insns: vec![ja(i16::MAX), exit()] },
+            5 => Op::AdjustJmpOff { tgt: len, delta: 1 },
+            _ => Op::Set { off: len, insn: exit() },
+        };
+        self.emit(op);
+        Ok(())
     }
 
     /// An in-place rewrite that keeps the program valid.
@@ -534,33 +473,21 @@ impl<'a> OpGen<'a> {
             return Ok(());
         }
         let new = if insn.is_helper_call() {
-            Insn {
-                imm: u.int_in_range(1..=1_000_000)?,
-                ..insn
-            }
+            Insn { imm: u.int_in_range(1..=1_000_000)?, ..insn }
         } else if insn.is_cond_jump()
             && insn.class() == class::JMP
             && insn.op() != op::JCOND
             && insn.op() != op::TAIL_CALL
         {
             // Flip to the JMP32 class: same target, same field.
-            Insn {
-                code: insn.code ^ class::JMP ^ class::JMP32,
-                ..insn
-            }
+            Insn { code: insn.code ^ class::JMP ^ class::JMP32, ..insn }
         } else if insn.is_pseudo_call() {
             let Some(c) = self.callee_for(u, p)? else {
                 return Ok(());
             };
-            Insn {
-                imm: (c as i64 - p as i64 - 1) as i32,
-                ..insn
-            }
+            Insn { imm: (c as i64 - p as i64 - 1) as i32, ..insn }
         } else if insn.class() == class::ALU64 || insn.class() == class::ALU {
-            Insn {
-                imm: u.int_in_range(-100..=100)?,
-                ..insn
-            }
+            Insn { imm: u.int_in_range(-100..=100)?, ..insn }
         } else {
             return Ok(());
         };
@@ -582,18 +509,9 @@ impl<'a> OpGen<'a> {
             if !self.insn(p).is_helper_call() || !u.ratio(1, 2)? {
                 continue;
             }
-            let subs: Vec<usize> = self
-                .shadow
-                .view()
-                .subprogs
-                .iter()
-                .map(|s| s.start as usize)
-                .collect();
+            let subs: Vec<usize> = self.shadow.view().subprogs.iter().map(|s| s.start as usize).collect();
             let (s, _) = self.subprog_of(p);
-            let Some(&cb) = subs[..subs.len() - 1]
-                .iter()
-                .find(|&&c| c > s && self.live(c))
-            else {
+            let Some(&cb) = subs[..subs.len() - 1].iter().find(|&&c| c > s && self.live(c)) else {
                 continue;
             };
             let items = bpf_loop_items(cb);
@@ -633,9 +551,7 @@ impl<'a> OpGen<'a> {
                 self.features.add(Feature::DeadRunRemoval);
                 let inherit = {
                     let v = self.shadow.view();
-                    v.linfo
-                        .iter()
-                        .any(|l| (l.insn_off as usize) >= i && (l.insn_off as usize) < i + j)
+                    v.linfo.iter().any(|l| (l.insn_off as usize) >= i && (l.insn_off as usize) < i + j)
                         && i + j < v.insns.len()
                         && !v.linfo.iter().any(|l| l.insn_off as usize == i + j)
                 };
@@ -660,19 +576,10 @@ impl<'a> OpGen<'a> {
                 continue;
             }
             self.features.add(Feature::NopRemoval);
-            if self
-                .shadow
-                .view()
-                .subprogs
-                .iter()
-                .any(|s| s.start as usize == i as usize)
-            {
+            if self.shadow.view().subprogs.iter().any(|s| s.start as usize == i as usize) {
                 self.features.add(Feature::RemoveSubprogHead);
             }
-            if !self.emit(Op::Remove {
-                off: i as usize,
-                cnt: 1,
-            }) {
+            if !self.emit(Op::Remove { off: i as usize, cnt: 1 }) {
                 break;
             }
             self.maybe_read(u, i as usize)?;
@@ -687,20 +594,12 @@ impl<'a> OpGen<'a> {
     fn ctx_pass(&mut self, u: &mut Unstructured) -> Result<()> {
         let epilogue = u.ratio(1, 3)?;
         let mut delta = 0usize;
-        if epilogue
-            && self.patch_with(
-                u,
-                0,
-                &[Item::Plain(stx_mem(field::DW, 10, 1, -8)), Item::Orig],
-            )?
-        {
+        if epilogue && self.patch_with(u, 0, &[Item::Plain(stx_mem(field::DW, 10, 1, -8)), Item::Orig])? {
             delta += 1;
         }
         if u.ratio(1, 3)? {
             let n = u.int_in_range(2..=9)?;
-            let mut items: Vec<Item> = (0..n)
-                .map(|_| plain(u).map(Item::Plain))
-                .collect::<Result<_>>()?;
+            let mut items: Vec<Item> = (0..n).map(|_| plain(u).map(Item::Plain)).collect::<Result<_>>()?;
             items.insert(1, Item::Branch(jmp_imm(op::JEQ, 0, 0, 0), To::Slot(n + 3)));
             items.insert(2, Item::Plain(call_helper(u.int_in_range(1..=200)?)));
             items.push(Item::Plain(exit()));
@@ -711,10 +610,7 @@ impl<'a> OpGen<'a> {
         }
         if delta > 0 {
             self.features.add(Feature::AdjustJmpOff);
-            self.emit(Op::AdjustJmpOff {
-                tgt: 0,
-                delta: delta as u32,
-            });
+            self.emit(Op::AdjustJmpOff { tgt: 0, delta: delta as u32 });
         }
         let cnt = self.len() - delta;
         let mut epilogue_idx: Option<usize> = None;
@@ -824,20 +720,11 @@ impl<'a> OpGen<'a> {
                     ]),
                     1 => Some(get_func_arg_items()),
                     2 => Some(vec![Item::Plain(mov64_imm(5, 0x400)), Item::Orig]),
-                    3 => Some(vec![
-                        Item::LdImm64(ld_imm64(3, 0, 0xffff_8000_0000_1000)),
-                        Item::Orig,
-                    ]),
+                    3 => Some(vec![Item::LdImm64(ld_imm64(3, 0, 0xffff_8000_0000_1000)), Item::Orig]),
                     _ => {
                         // patch_call_imm: the helper's imm becomes an address delta.
                         self.features.add(Feature::Set);
-                        self.emit(Op::Set {
-                            off: p,
-                            insn: Insn {
-                                imm: insn.imm.wrapping_mul(97) | 1,
-                                ..insn
-                            },
-                        });
+                        self.emit(Op::Set { off: p, insn: Insn { imm: insn.imm.wrapping_mul(97) | 1, ..insn } });
                         None
                     }
                 }
@@ -848,20 +735,14 @@ impl<'a> OpGen<'a> {
                         Item::LdImm64(ld_imm64(2, 0, 0xffff_8000_0000_2000)),
                         Item::Orig,
                     ]),
-                    1 => Some(vec![
-                        Item::LdImm64(ld_imm64(2, 0, 0xffff_8000_0000_3000)),
-                        Item::Orig,
-                    ]),
+                    1 => Some(vec![Item::LdImm64(ld_imm64(2, 0, 0xffff_8000_0000_3000)), Item::Orig]),
                     _ => Some(vec![Item::Plain(mov64_reg(0, 1))]),
                 }
             } else {
                 None
             };
             if let Some(items) = items {
-                let n: usize = items
-                    .iter()
-                    .map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 })
-                    .sum();
+                let n: usize = items.iter().map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 }).sum();
                 if self.patch_with(u, p, &items)? {
                     delta += n - 1;
                     // timer_set_callback / storage get: `goto patch_call_imm`
@@ -871,13 +752,7 @@ impl<'a> OpGen<'a> {
                         && u.ratio(1, 2)?
                     {
                         let last = self.insn(p + n - 1);
-                        self.emit(Op::Set {
-                            off: p + n - 1,
-                            insn: Insn {
-                                imm: last.imm ^ 0x5a5a,
-                                ..last
-                            },
-                        });
+                        self.emit(Op::Set { off: p + n - 1, insn: Insn { imm: last.imm ^ 0x5a5a, ..last } });
                     }
                 }
             }
@@ -891,9 +766,7 @@ impl<'a> OpGen<'a> {
         for _ in 0..times {
             let last = self.insn(self.len() - 1);
             self.features.add(Feature::HiddenSubprog);
-            self.emit(Op::HiddenSubprog {
-                insns: vec![last, mov64_reg(0, 1), exit()],
-            });
+            self.emit(Op::HiddenSubprog { insns: vec![last, mov64_reg(0, 1), exit()] });
             self.maybe_read(u, self.len() - 1)?;
         }
         Ok(())
@@ -916,10 +789,7 @@ impl<'a> OpGen<'a> {
             let n = items.len();
             if self.patch_with(u, start, &items)? {
                 self.features.add(Feature::AdjustJmpOff);
-                self.emit(Op::AdjustJmpOff {
-                    tgt: start,
-                    delta: (n - 1) as u32,
-                });
+                self.emit(Op::AdjustJmpOff { tgt: start, delta: (n - 1) as u32 });
             }
         }
         Ok(())
@@ -955,17 +825,11 @@ impl<'a> OpGen<'a> {
             let len = self.len();
             let p = u.int_in_range(50..=len - 100)?;
             let insn = self.insn(p);
-            if insn.target(p).is_some()
-                || insn.is_ld_imm64()
-                || self.second_half(p)
-                || insn.is_exit()
-            {
+            if insn.target(p).is_some() || insn.is_ld_imm64() || self.second_half(p) || insn.is_exit() {
                 continue;
             }
             let k = u.int_in_range(1..=12)?;
-            let mut items: Vec<Item> = (0..k)
-                .map(|_| plain(u).map(Item::Plain))
-                .collect::<Result<_>>()?;
+            let mut items: Vec<Item> = (0..k).map(|_| plain(u).map(Item::Plain)).collect::<Result<_>>()?;
             items.push(Item::Orig);
             self.patch_with(u, p, &items)?;
         }
@@ -974,12 +838,7 @@ impl<'a> OpGen<'a> {
 }
 
 fn count_deleted(p: &ArrayPatcher) -> usize {
-    p.view()
-        .insn_arrays
-        .iter()
-        .flatten()
-        .filter(|&&x| x == INSN_DELETED)
-        .count()
+    p.view().insn_arrays.iter().flatten().filter(|&&x| x == INSN_DELETED).count()
 }
 
 fn cond_insn(u: &mut Unstructured) -> Result<Insn> {
@@ -1028,12 +887,9 @@ fn div_guard(insn: Insn) -> Vec<Item> {
     let zero = raw(insn.class() | op::XOR | field::X, dst, dst, 0, 0);
     match (insn.op() == op::DIV, insn.off == 1, is64) {
         // unsigned div: JNE src,0 → orig; dst = 0; JA → end; orig
-        (true, false, _) => vec![
-            Item::Branch(jne0, To::Slot(3)),
-            Item::Plain(zero),
-            Item::Branch(ja(0), To::End),
-            Item::Orig,
-        ],
+        (true, false, _) => {
+            vec![Item::Branch(jne0, To::Slot(3)), Item::Plain(zero), Item::Branch(ja(0), To::End), Item::Orig]
+        }
         // unsigned mod 64: JEQ src,0 → end; orig
         (false, false, true) => vec![Item::Branch(jeq0, To::End), Item::Orig],
         // unsigned mod 32: JEQ → 3; orig; JA → end; mov32 dst, dst

@@ -51,10 +51,7 @@ fn new_index(t_old: usize, p: usize, delta: usize) -> usize {
 /// Instructions for a patch at `p` over `orig`, or `None` if some relative
 /// value would not fit its field.
 pub fn materialize(items: &[Item], p: usize, orig: Insn) -> Option<(Vec<Insn>, Shape)> {
-    let n: usize = items
-        .iter()
-        .map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 })
-        .sum();
+    let n: usize = items.iter().map(|i| if matches!(i, Item::LdImm64(_)) { 2 } else { 1 }).sum();
     let delta = n - 1;
     let mut slot_of = Vec::with_capacity(items.len());
     let mut k = 0;
@@ -133,10 +130,7 @@ mod tests {
         assert_eq!(out[1].off, 7);
         assert!(shape.jump_out);
         // Backward: may_goto -3 at 10 targets 8; the kernel uses off-1 = -4.
-        let items = [
-            Item::Plain(mov64_imm(11, 0)),
-            Item::Branch(jmp_imm(op::JEQ, 11, 0, 0), To::Old(8)),
-        ];
+        let items = [Item::Plain(mov64_imm(11, 0)), Item::Branch(jmp_imm(op::JEQ, 11, 0, 0), To::Old(8))];
         assert_eq!(materialize(&items, 10, may_goto(-3)).unwrap().0[1].off, -4);
     }
 

@@ -26,9 +26,10 @@ enum Kind {
     PseudoCall,
 }
 
-/// Percent test.
+/// Percent test. Exhausted input reads as 0, which is "no": a short fuzz
+/// input must not turn every rare feature (e.g. a 40k-slot program) on.
 pub(crate) fn pct(u: &mut Unstructured, p: u8) -> Result<bool> {
-    Ok(p > 0 && u.int_in_range(0..=99u8)? < p)
+    Ok(p > 0 && u.int_in_range(0..=99u8)? >= 100 - p.min(100))
 }
 
 /// A general-purpose register (r0..r9).
@@ -44,53 +45,19 @@ pub(crate) fn plain(u: &mut Unstructured) -> Result<Insn> {
     let src = reg(u)?;
     let imm: i32 = u.int_in_range(-64..=64)?;
     let size = *u.choose(&[field::B, field::H, field::W, field::DW])?;
-    let alu_ops = [
-        op::ADD,
-        op::SUB,
-        op::MUL,
-        op::DIV,
-        op::OR,
-        op::AND,
-        op::LSH,
-        op::RSH,
-        op::MOD,
-        op::XOR,
-        op::MOV,
-        op::ARSH,
-    ];
+    let alu_ops =
+        [op::ADD, op::SUB, op::MUL, op::DIV, op::OR, op::AND, op::LSH, op::RSH, op::MOD, op::XOR, op::MOV, op::ARSH];
     Ok(match u.int_in_range(0..=13)? {
         0..=2 => alu64_imm(*u.choose(&alu_ops)?, dst, imm),
         3..=4 => alu32_imm(*u.choose(&alu_ops)?, dst, imm),
-        5 => raw(
-            class::ALU64 | *u.choose(&alu_ops)? | field::X,
-            dst,
-            src,
-            0,
-            0,
-        ),
+        5 => raw(class::ALU64 | *u.choose(&alu_ops)? | field::X, dst, src, 0, 0),
         6 => raw(class::ALU | *u.choose(&alu_ops)? | field::X, dst, src, 0, 0),
-        7 => raw(
-            class::ALU | op::END | *u.choose(&[field::K, field::X])?,
-            dst,
-            0,
-            0,
-            *u.choose(&[16, 32, 64])?,
-        ),
+        7 => raw(class::ALU | op::END | *u.choose(&[field::K, field::X])?, dst, 0, 0, *u.choose(&[16, 32, 64])?),
         8 => raw(class::ALU64 | op::END, dst, 0, 0, *u.choose(&[16, 32, 64])?),
         9 => {
             let mode = *u.choose(&[field::MEM, field::MEM, field::MEMSX])?;
-            let size = if mode == field::MEMSX {
-                *u.choose(&[field::B, field::H, field::W])?
-            } else {
-                size
-            };
-            raw(
-                class::LDX | size | mode,
-                dst,
-                *u.choose(&[1, 6, 10])?,
-                -8 * u.int_in_range(0..=8)?,
-                0,
-            )
+            let size = if mode == field::MEMSX { *u.choose(&[field::B, field::H, field::W])? } else { size };
+            raw(class::LDX | size | mode, dst, *u.choose(&[1, 6, 10])?, -8 * u.int_in_range(0..=8)?, 0)
         }
         10 => st_mem(size, 10, -8 * u.int_in_range(1..=8)?, imm),
         11 => stx_mem(size, 10, src, -8 * u.int_in_range(1..=8)?),
@@ -104,18 +71,10 @@ pub(crate) fn plain(u: &mut Unstructured) -> Result<Insn> {
                 op::AND as i32 | atomic::FETCH,
             ])?;
             let size = *u.choose(&[field::W, field::DW])?;
-            raw(
-                class::STX | size | field::ATOMIC,
-                10,
-                src,
-                -8 * u.int_in_range(1..=8)?,
-                aimm,
-            )
+            raw(class::STX | size | field::ATOMIC, 10, src, -8 * u.int_in_range(1..=8)?, aimm)
         }
         _ => raw(
-            class::LD
-                | *u.choose(&[field::ABS, field::IND])?
-                | *u.choose(&[field::B, field::H, field::W])?,
+            class::LD | *u.choose(&[field::ABS, field::IND])? | *u.choose(&[field::B, field::H, field::W])?,
             0,
             src,
             0,
@@ -127,25 +86,9 @@ pub(crate) fn plain(u: &mut Unstructured) -> Result<Insn> {
 /// A conditional jump of either class, reg or imm form, with offset 0 (the
 /// target is filled in later).
 fn cond_jump(u: &mut Unstructured, jmp32: bool) -> Result<Insn> {
-    let ops = [
-        op::JEQ,
-        op::JGT,
-        op::JGE,
-        op::JSET,
-        op::JNE,
-        op::JSGT,
-        op::JSGE,
-        op::JLT,
-        op::JLE,
-        op::JSLT,
-        op::JSLE,
-    ];
+    let ops = [op::JEQ, op::JGT, op::JGE, op::JSET, op::JNE, op::JSGT, op::JSGE, op::JLT, op::JLE, op::JSLT, op::JSLE];
     let o = *u.choose(&ops)?;
-    let cls = if jmp32 && u.ratio(1, 3)? {
-        class::JMP32
-    } else {
-        class::JMP
-    };
+    let cls = if jmp32 && u.ratio(1, 3)? { class::JMP32 } else { class::JMP };
     Ok(if u.arbitrary()? {
         raw(cls | o | field::X, reg(u)?, reg(u)?, 0, 0)
     } else {
@@ -212,11 +155,7 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
                 acc
             } {
                 if i + 2 < e {
-                    kind = if later && pct(u, cfg.pseudo_func_pct)? {
-                        Kind::PseudoFunc
-                    } else {
-                        Kind::LdImm64
-                    };
+                    kind = if later && pct(u, cfg.pseudo_func_pct)? { Kind::PseudoFunc } else { Kind::LdImm64 };
                 }
             } else if r < {
                 acc += cfg.call_pct;
@@ -235,25 +174,18 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
                 kind = Kind::Nop;
             }
             kinds[i] = kind;
-            i += if matches!(kind, Kind::LdImm64 | Kind::PseudoFunc) {
-                2
-            } else {
-                1
-            };
+            i += if matches!(kind, Kind::LdImm64 | Kind::PseudoFunc) { 2 } else { 1 };
         }
     }
     // Every subprog but 0 is entered by a pseudo call or pseudo func from an
     // earlier subprog, when a plain slot is there to host it.
     let mut forced = vec![usize::MAX; len];
     for k in 1..n_sub {
-        let referenced =
-            (0..starts[k]).any(|i| matches!(kinds[i], Kind::PseudoCall | Kind::PseudoFunc));
+        let referenced = (0..starts[k]).any(|i| matches!(kinds[i], Kind::PseudoCall | Kind::PseudoFunc));
         if !referenced {
-            if let Some(i) = (0..starts[k]).find(|&i| {
-                kinds[i] == Kind::Plain
-                    && i + 1 != starts[sub_of(&starts, i) + 1]
-                    && !is_half(&kinds, i)
-            }) {
+            if let Some(i) = (0..starts[k])
+                .find(|&i| kinds[i] == Kind::Plain && i + 1 != starts[sub_of(&starts, i) + 1] && !is_half(&kinds, i))
+            {
                 kinds[i] = Kind::PseudoCall;
                 forced[i] = starts[k];
             }
@@ -275,9 +207,7 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
                 };
                 break;
             }
-            let callee = |u: &mut Unstructured| -> Result<usize> {
-                Ok(starts[u.int_in_range(k + 1..=n_sub - 1)?])
-            };
+            let callee = |u: &mut Unstructured| -> Result<usize> { Ok(starts[u.int_in_range(k + 1..=n_sub - 1)?]) };
             match kinds[i] {
                 Kind::Plain => insns[i] = plain(u)?,
                 Kind::CondJump => {
@@ -305,21 +235,14 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
                 Kind::PseudoFunc => {
                     let t = callee(u)?;
                     let pair = ld_imm64(reg(u)?, pseudo::FUNC, 0);
-                    insns[i] = Insn {
-                        imm: rel(t, i) as i32,
-                        ..pair[0]
-                    };
+                    insns[i] = Insn { imm: rel(t, i) as i32, ..pair[0] };
                     insns[i + 1] = pair[1];
                     i += 1;
                 }
                 Kind::Helper => insns[i] = call_helper(u.int_in_range(1..=211)?),
                 Kind::Kfunc => insns[i] = call_kfunc(u.int_in_range(1..=100_000)?),
                 Kind::PseudoCall => {
-                    let t = if forced[i] != usize::MAX {
-                        forced[i]
-                    } else {
-                        callee(u)?
-                    };
+                    let t = if forced[i] != usize::MAX { forced[i] } else { callee(u)? };
                     insns[i] = call_rel(rel(t, i) as i32);
                 }
             }
@@ -327,13 +250,7 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
         }
     }
     let mut prog = Program::from_insns(insns);
-    prog.subprogs = starts
-        .iter()
-        .map(|&s| Subprog {
-            start: s as u32,
-            linfo_idx: 0,
-        })
-        .collect();
+    prog.subprogs = starts.iter().map(|&s| Subprog { start: s as u32, linfo_idx: 0 }).collect();
     add_metadata(cfg, u, &mut prog, &starts, pokes)?;
     let dead = mark_seen(cfg, u, &mut prog)?;
     Ok((prog, ProgramInfo { dead, large: false }))
@@ -390,15 +307,8 @@ pub(crate) fn add_metadata(
         }
     }
     if cfg.func_info {
-        prog.func_info = Some(
-            starts[..n_sub]
-                .iter()
-                .map(|&s| FuncInfo {
-                    insn_off: s as u32,
-                    type_id: s as u32 * 3 + 1,
-                })
-                .collect(),
-        );
+        prog.func_info =
+            Some(starts[..n_sub].iter().map(|&s| FuncInfo { insn_off: s as u32, type_id: s as u32 * 3 + 1 }).collect());
         prog.func_info_aux = (0..n_sub as u32).map(|k| 100 + k).collect();
     }
     prog.pokes = pokes;
@@ -467,10 +377,5 @@ pub(crate) fn mark_seen(cfg: &Config, u: &mut Unstructured, prog: &mut Program) 
 
 /// Fresh aux for a slot built outside `Program::from_insns`.
 pub(crate) fn aux_for(i: usize, insn: &Insn) -> Aux {
-    Aux {
-        orig_idx: i as u32,
-        seen: 1,
-        zext_dst: insn.has_def32(),
-        token: i as u64 + 1,
-    }
+    Aux { orig_idx: i as u32, seen: 1, zext_dst: insn.has_def32(), token: i as u64 + 1 }
 }

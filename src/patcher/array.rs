@@ -81,17 +81,12 @@ impl ArrayPatcher {
         let insn_adj_cnt = self.insns.len() + insn_delta;
         if insn_adj_cnt as i64 > S16_MAX {
             if let Err(insn) = self.bpf_adj_branches(off, off + 1, off + len, Pass::Probe) {
-                return Err(PatchError::Range {
-                    insn,
-                    orig_idx: self.aux[off].orig_idx,
-                });
+                return Err(PatchError::Range { insn, orig_idx: self.aux[off].orig_idx });
             }
         }
         self.insns.splice(off..off + 1, patch.iter().copied());
         if let Err(insn) = self.bpf_adj_branches(off, off + 1, off + len, Pass::Real) {
-            unreachable!(
-                "BUG_ON in bpf_patch_insn_single: branch at {insn} overflowed after the probe"
-            );
+            unreachable!("BUG_ON in bpf_patch_insn_single: branch at {insn} overflowed after the probe");
         }
         self.bpf_adj_linfo(off, insn_delta as u32);
         Ok(())
@@ -101,21 +96,11 @@ impl ArrayPatcher {
     /// (imm) and other JMP/JMP32 but EXIT (off) gets `bpf_adj_delta_to_*`.
     /// The probe visits the old image with new indices for slots after `pos`.
     /// Returns the (old) index of the first branch that would overflow.
-    fn bpf_adj_branches(
-        &mut self,
-        pos: usize,
-        end_old: usize,
-        end_new: usize,
-        pass: Pass,
-    ) -> Result<(), usize> {
+    fn bpf_adj_branches(&mut self, pos: usize, end_old: usize, end_new: usize, pass: Pass) -> Result<(), usize> {
         let n = self.insns.len();
         let slots: Box<dyn Iterator<Item = (usize, usize)>> = match pass {
             // (slot in the current image, curr as the rule sees it)
-            Pass::Probe => Box::new(
-                (0..pos)
-                    .map(|i| (i, i))
-                    .chain((end_old..n).map(|i| (i, i + end_new - end_old))),
-            ),
+            Pass::Probe => Box::new((0..pos).map(|i| (i, i)).chain((end_old..n).map(|i| (i, i + end_new - end_old)))),
             Pass::Real => Box::new((0..n).map(|i| (i, i))),
         };
         for (slot, curr) in slots {
@@ -140,11 +125,7 @@ impl ArrayPatcher {
         if self.linfo.is_empty() || delta == 0 {
             return;
         }
-        let first = self
-            .linfo
-            .iter()
-            .position(|l| off < l.insn_off as usize)
-            .unwrap_or(self.linfo.len());
+        let first = self.linfo.iter().position(|l| off < l.insn_off as usize).unwrap_or(self.linfo.len());
         for l in &mut self.linfo[first..] {
             l.insn_off += delta;
         }
@@ -159,11 +140,7 @@ impl ArrayPatcher {
             return;
         }
         let fresh: Vec<Aux> = (off..off + cnt - 1)
-            .map(|i| Aux {
-                seen: old_seen,
-                zext_dst: self.insns[i].has_def32(),
-                ..Aux::default()
-            })
+            .map(|i| Aux { seen: old_seen, zext_dst: self.insns[i].has_def32(), ..Aux::default() })
             .collect();
         self.aux.splice(off..off, fresh);
     }
@@ -220,10 +197,7 @@ impl ArrayPatcher {
         self.insns.drain(off..off + cnt);
         if let Err(insn) = self.bpf_adj_branches(off, off + cnt, off, Pass::Real) {
             // Unreachable for in-range targets (checked before): removal shrinks.
-            return Err(PatchError::Range {
-                insn,
-                orig_idx: self.aux[insn].orig_idx,
-            });
+            return Err(PatchError::Range { insn, orig_idx: self.aux[insn].orig_idx });
         }
         Ok(())
     }
@@ -234,12 +208,8 @@ impl ArrayPatcher {
     fn adjust_subprog_starts_after_remove(&mut self, off: usize, cnt: usize) {
         let sc = self.subprog_cnt;
         let info = &mut self.subprog_info;
-        let mut i = (0..sc)
-            .find(|&k| info[k].start as usize >= off)
-            .unwrap_or(sc);
-        let mut j = (i..sc)
-            .find(|&k| info[k].start as usize >= off + cnt)
-            .unwrap_or(sc) as isize;
+        let mut i = (0..sc).find(|&k| info[k].start as usize >= off).unwrap_or(sc);
+        let mut j = (i..sc).find(|&k| info[k].start as usize >= off + cnt).unwrap_or(sc) as isize;
         if info[j as usize].start as usize != off + cnt {
             j -= 1;
         }
@@ -267,20 +237,10 @@ impl ArrayPatcher {
         if nr == 0 {
             return;
         }
-        let l_off = self
-            .linfo
-            .iter()
-            .position(|l| l.insn_off as usize >= off)
-            .unwrap_or(nr);
-        let mut l_cnt = self.linfo[l_off..]
-            .iter()
-            .take_while(|l| (l.insn_off as usize) < off + cnt)
-            .count();
+        let l_off = self.linfo.iter().position(|l| l.insn_off as usize >= off).unwrap_or(nr);
+        let mut l_cnt = self.linfo[l_off..].iter().take_while(|l| (l.insn_off as usize) < off + cnt).count();
         let mut i = l_off + l_cnt;
-        if self.insns.len() != off
-            && l_cnt > 0
-            && (i == nr || self.linfo[i].insn_off as usize != off + cnt)
-        {
+        if self.insns.len() != off && l_cnt > 0 && (i == nr || self.linfo[i].insn_off as usize != off + cnt) {
             l_cnt -= 1;
             i -= 1;
             self.linfo[i].insn_off = (off + cnt) as u32;
@@ -293,11 +253,8 @@ impl ArrayPatcher {
         }
         for s in &mut self.subprog_info[..=self.subprog_cnt] {
             if s.linfo_idx as usize > l_off {
-                s.linfo_idx = if s.linfo_idx as usize >= l_off + l_cnt {
-                    s.linfo_idx - l_cnt as u32
-                } else {
-                    l_off as u32
-                };
+                s.linfo_idx =
+                    if s.linfo_idx as usize >= l_off + l_cnt { s.linfo_idx - l_cnt as u32 } else { l_off as u32 };
             }
         }
     }
@@ -353,10 +310,7 @@ impl ArrayPatcher {
             }
             let nx = x + delta as i64;
             if !field_fits(field, nx) {
-                return Err(PatchError::Range {
-                    insn: i,
-                    orig_idx: self.aux[i].orig_idx,
-                });
+                return Err(PatchError::Range { insn: i, orig_idx: self.aux[i].orig_idx });
             }
             self.insns[i] = insn.with_rel(field, nx);
         }
@@ -366,14 +320,7 @@ impl ArrayPatcher {
 
 /// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: the new value, or
 /// `None` for `-ERANGE`.
-fn bpf_adj_delta(
-    x: i64,
-    field: BranchField,
-    curr: usize,
-    pos: usize,
-    end_old: usize,
-    end_new: usize,
-) -> Option<i64> {
+fn bpf_adj_delta(x: i64, field: BranchField, curr: usize, pos: usize, end_old: usize, end_new: usize) -> Option<i64> {
     let (curr, pos, end_old, end_new) = (curr as i64, pos as i64, end_old as i64, end_new as i64);
     let delta = end_new - end_old;
     let mut x = x;
@@ -420,20 +367,14 @@ impl Patcher for ArrayPatcher {
 
     fn remove(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         pre::remove(off, cnt, self.insns.len())?;
-        let starts: Vec<usize> = self.subprog_info[..self.subprog_cnt]
-            .iter()
-            .map(|s| s.start as usize)
-            .collect();
+        let starts: Vec<usize> = self.subprog_info[..self.subprog_cnt].iter().map(|s| s.start as usize).collect();
         pre::remove_keeps_subprogs(&starts, self.insns.len(), off, cnt)?;
         self.verifier_remove_insns(off, cnt)
     }
 
     fn set(&mut self, off: usize, insn: Insn) -> Result<(), PatchError> {
         if off >= self.insns.len() {
-            return Err(PatchError::OffOutOfRange {
-                off,
-                len: self.insns.len(),
-            });
+            return Err(PatchError::OffOutOfRange { off, len: self.insns.len() });
         }
         pre::patchlet_targets(off, &[insn], self.insns.len())?;
         self.insns[off] = insn;

@@ -18,6 +18,8 @@ use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MA
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+pub mod plant;
+
 const NIL: u32 = u32::MAX;
 
 /// One instruction slot.
@@ -148,10 +150,7 @@ impl ListPatcher {
     fn bind(&mut self, src: u32, tgt: u32) {
         let old = self.nodes[src as usize].target;
         if old != NIL {
-            let (next, prev) = (
-                self.nodes[src as usize].in_next,
-                self.nodes[src as usize].in_prev,
-            );
+            let (next, prev) = (self.nodes[src as usize].in_next, self.nodes[src as usize].in_prev);
             if prev == NIL {
                 self.nodes[old as usize].in_head = next;
             } else {
@@ -181,8 +180,7 @@ impl ListPatcher {
     fn watch_branch(&mut self, src: u32, x: i64) {
         let n = &self.nodes[src as usize];
         if n.target != NIL && n.insn.branch_field() == Some(BranchField::Off16) {
-            self.watch
-                .push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
+            self.watch.push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
         }
     }
 
@@ -262,21 +260,14 @@ impl ListPatcher {
         let delta = patch.len() - 1;
         if (len + delta) as i64 > S16_MAX {
             if let Some(insn) = self.probe(off, delta as i64) {
-                return Err(PatchError::Range {
-                    insn,
-                    orig_idx: self.nodes[x as usize].aux.orig_idx,
-                });
+                return Err(PatchError::Range { insn, orig_idx: self.nodes[x as usize].aux.orig_idx });
             }
         }
         // The original aux entry goes to the last slot with zext_dst of the last
         // patchlet insn; the others are fresh with the original's `seen`.
         let mut orig = self.nodes[x as usize].aux;
         orig.zext_dst = patch[delta].has_def32();
-        let fresh = |i: &Insn| Aux {
-            seen: orig.seen,
-            zext_dst: i.has_def32(),
-            ..Aux::default()
-        };
+        let fresh = |i: &Insn| Aux { seen: orig.seen, zext_dst: i.has_def32(), ..Aux::default() };
         self.nodes[x as usize].aux = fresh(&patch[0]);
         let mut ids = Vec::with_capacity(delta);
         for (j, insn) in patch.iter().enumerate().skip(1) {
@@ -295,19 +286,14 @@ impl ListPatcher {
 
     /// Indices of the live subprog starts, fake exit included.
     fn subprog_positions(&self) -> Vec<usize> {
-        self.subprogs[..=self.subprog_cnt]
-            .iter()
-            .map(|s| self.pos(s.start))
-            .collect()
+        self.subprogs[..=self.subprog_cnt].iter().map(|s| self.pos(s.start)).collect()
     }
 
     fn remove_impl(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         let len = self.seq.len();
         let starts = self.subprog_positions();
         pre::remove_keeps_subprogs(&starts[..self.subprog_cnt], len, off, cnt)?;
-        let removed: Vec<u32> = (off..off + cnt)
-            .map(|i| self.seq.get(i).expect("in range"))
-            .collect();
+        let removed: Vec<u32> = (off..off + cnt).map(|i| self.seq.get(i).expect("in range")).collect();
         // Branches from outside into the range keep their index (Q7), which
         // may now lie past the end (dead code the pass removes next).
         let mut rebinds = Vec::new();
@@ -373,10 +359,7 @@ impl ListPatcher {
         let end = off + cnt;
         // First entry at or after the range, and the entry that follows it.
         let first = starts[..sc].iter().position(|&s| s >= off).unwrap_or(sc);
-        let mut past = starts[first..sc]
-            .iter()
-            .position(|&s| s >= end)
-            .map_or(sc, |p| p + first);
+        let mut past = starts[first..sc].iter().position(|&s| s >= end).map_or(sc, |p| p + first);
         if starts[past] != end {
             past = past.wrapping_sub(1);
         }
@@ -422,11 +405,7 @@ impl ListPatcher {
         for s in &mut self.subprogs[..=self.subprog_cnt] {
             let li = s.linfo_idx as usize;
             if li > l_off {
-                s.linfo_idx = if li >= l_off + l_cnt {
-                    (li - l_cnt) as u32
-                } else {
-                    l_off as u32
-                };
+                s.linfo_idx = if li >= l_off + l_cnt { (li - l_cnt) as u32 } else { l_off as u32 };
             }
         }
     }
@@ -464,10 +443,7 @@ impl ListPatcher {
         for (s, src, f) in srcs {
             let nx = self.rel_at(src, s) + delta as i64;
             if !super::array::field_fits(f, nx) {
-                return Err(PatchError::Range {
-                    insn: s,
-                    orig_idx: self.nodes[src as usize].aux.orig_idx,
-                });
+                return Err(PatchError::Range { insn: s, orig_idx: self.nodes[src as usize].aux.orig_idx });
             }
             self.bind(src, new_t);
             self.watch_branch(src, nx);
@@ -485,12 +461,7 @@ impl ListPatcher {
     /// Build from a validated program.
     fn build(prog: Program) -> ListPatcher {
         let len = prog.insns.len();
-        let mut nodes: Vec<Node> = prog
-            .insns
-            .iter()
-            .zip(&prog.aux)
-            .map(|(i, a)| Node::new(*i, *a))
-            .collect();
+        let mut nodes: Vec<Node> = prog.insns.iter().zip(&prog.aux).map(|(i, a)| Node::new(*i, *a)).collect();
         nodes.push(Node::new(Insn::default(), Aux::default()));
         let sentinel = len as u32;
         let ids: Vec<u32> = (0..len as u32).collect();
@@ -526,41 +497,18 @@ impl ListPatcher {
             lp.nodes[rec.insn_off as usize].linfo = r as u32;
             lp.seq.set_mark(rec.insn_off, true);
         }
-        lp.subprogs = prog
-            .subprogs
-            .iter()
-            .map(|s| SubprogRef {
-                start: s.start,
-                linfo_idx: s.linfo_idx,
-            })
-            .collect();
-        lp.subprogs.resize(
-            MAX_SUBPROGS + 2,
-            SubprogRef {
-                start: sentinel,
-                linfo_idx: 0,
-            },
-        );
+        lp.subprogs = prog.subprogs.iter().map(|s| SubprogRef { start: s.start, linfo_idx: s.linfo_idx }).collect();
+        lp.subprogs.resize(MAX_SUBPROGS + 2, SubprogRef { start: sentinel, linfo_idx: 0 });
         lp.pokes = prog
             .pokes
             .iter()
-            .map(|&p| {
-                if (p as usize) < len {
-                    PokeRef::Node(p)
-                } else {
-                    PokeRef::Past(p as i64)
-                }
-            })
+            .map(|&p| if (p as usize) < len { PokeRef::Node(p) } else { PokeRef::Past(p as i64) })
             .collect();
         for map in &prog.insn_arrays {
             for &x in map {
                 let node = if x == INSN_DELETED { NIL } else { x };
                 let e = lp.ia_entries.len() as u32;
-                let next = if node == NIL {
-                    NIL
-                } else {
-                    std::mem::replace(&mut lp.nodes[node as usize].ia_head, e)
-                };
+                let next = if node == NIL { NIL } else { std::mem::replace(&mut lp.nodes[node as usize].ia_head, e) };
                 lp.ia_entries.push(IaEntry { node, next });
             }
         }
@@ -646,26 +594,19 @@ impl ListPatcher {
         for (i, &id) in order.iter().enumerate() {
             let n = &self.nodes[id as usize];
             insns.push(match n.insn.branch_field() {
-                Some(f) if n.target != NIL => n.insn.with_rel(
-                    f,
-                    pos[n.target as usize] as i64 + n.past as i64 - i as i64 - 1,
-                ),
+                Some(f) if n.target != NIL => {
+                    n.insn.with_rel(f, pos[n.target as usize] as i64 + n.past as i64 - i as i64 - 1)
+                }
                 _ => n.insn,
             });
             aux.push(n.aux);
             if n.linfo != NIL {
-                linfo.push(LineInfo {
-                    insn_off: i as u32,
-                    ..self.linfo_recs[n.linfo as usize]
-                });
+                linfo.push(LineInfo { insn_off: i as u32, ..self.linfo_recs[n.linfo as usize] });
             }
         }
         let subprogs = self.subprogs[..=self.subprog_cnt]
             .iter()
-            .map(|s| Subprog {
-                start: pos[s.start as usize],
-                linfo_idx: s.linfo_idx,
-            })
+            .map(|s| Subprog { start: pos[s.start as usize], linfo_idx: s.linfo_idx })
             .collect();
         let pokes = self
             .pokes
@@ -681,13 +622,7 @@ impl ListPatcher {
             insn_arrays.push(
                 self.ia_entries[e..e + n]
                     .iter()
-                    .map(|x| {
-                        if x.node == NIL {
-                            INSN_DELETED
-                        } else {
-                            pos[x.node as usize]
-                        }
-                    })
+                    .map(|x| if x.node == NIL { INSN_DELETED } else { pos[x.node as usize] })
                     .collect(),
             );
             e += n;

@@ -34,23 +34,14 @@ pub enum PatchError {
     /// `[off, off + cnt)` is empty or runs past the end.
     RangeOutOfProgram { off: usize, cnt: usize, len: usize },
     /// A branch of the patchlet (or of a `set`) would target outside `[0, len]`.
-    TargetOutOfProgram {
-        insn: usize,
-        target: i64,
-        len: usize,
-    },
+    TargetOutOfProgram { insn: usize, target: i64, len: usize },
     /// Patching the last slot while the new length is > S16_MAX: the kernel's
     /// probe then reads one slot past the program (quirk Q1); refused.
     ProbePastEnd { off: usize },
     /// `adjust_jmp_off` asked to move targets past the end.
     JmpOffOutOfRange { tgt: usize, delta: u32, len: usize },
     /// A removal would leave a subprog starting inside the removed range (Q13).
-    CutsSubprog {
-        subprog: usize,
-        start: usize,
-        off: usize,
-        cnt: usize,
-    },
+    CutsSubprog { subprog: usize, start: usize, off: usize, cnt: usize },
     /// The program given to the patcher breaks a load-time rule.
     InvalidProgram(Invalid),
 }
@@ -153,11 +144,7 @@ pub(crate) mod pre {
         for (j, insn) in insns.iter().enumerate() {
             if let Some(t) = insn.target(off + j) {
                 if t < 0 || t > new_len as i64 {
-                    return Err(PatchError::TargetOutOfProgram {
-                        insn: off + j,
-                        target: t,
-                        len: new_len,
-                    });
+                    return Err(PatchError::TargetOutOfProgram { insn: off + j, target: t, len: new_len });
                 }
             }
         }
@@ -175,22 +162,12 @@ pub(crate) mod pre {
     /// Refuse a removal that cuts a subprog whose start lies strictly inside
     /// the range but which goes on past it: the kernel would give it start
     /// `start - cnt`, outside its code (Q13); no verifier pass does this.
-    pub fn remove_keeps_subprogs(
-        starts: &[usize],
-        len: usize,
-        off: usize,
-        cnt: usize,
-    ) -> Result<(), PatchError> {
+    pub fn remove_keeps_subprogs(starts: &[usize], len: usize, off: usize, cnt: usize) -> Result<(), PatchError> {
         let end = off + cnt;
         for (k, &s) in starts.iter().enumerate() {
             let next = starts.get(k + 1).copied().unwrap_or(len);
             if off < s && s < end && next > end {
-                return Err(PatchError::CutsSubprog {
-                    subprog: k,
-                    start: s,
-                    off,
-                    cnt,
-                });
+                return Err(PatchError::CutsSubprog { subprog: k, start: s, off, cnt });
             }
         }
         Ok(())

@@ -67,19 +67,11 @@ impl Seq {
             for &id in chunk {
                 s.leaf_of[id as usize] = l;
             }
-            s.leaves.push(Leaf {
-                items: chunk.to_vec(),
-                marks: 0,
-                parent: NIL,
-            });
+            s.leaves.push(Leaf { items: chunk.to_vec(), marks: 0, parent: NIL });
             level.push((l, chunk.len() as u32));
         }
         if level.is_empty() {
-            s.leaves.push(Leaf {
-                items: Vec::new(),
-                marks: 0,
-                parent: NIL,
-            });
+            s.leaves.push(Leaf { items: Vec::new(), marks: 0, parent: NIL });
             return s;
         }
         let mut leaf_level = true;
@@ -163,24 +155,13 @@ impl Seq {
     pub fn rank(&self, id: u32) -> usize {
         let leaf = self.leaf_of[id as usize];
         let l = &self.leaves[leaf as usize];
-        let mut pos = l
-            .items
-            .iter()
-            .position(|&x| x == id)
-            .expect("id in its leaf");
+        let mut pos = l.items.iter().position(|&x| x == id).expect("id in its leaf");
         let mut child = leaf;
         let mut parent = l.parent;
         while parent != NIL {
             let inner = &self.inners[parent as usize];
-            let idx = inner
-                .children
-                .iter()
-                .position(|&c| c == child)
-                .expect("child in parent");
-            pos += inner.counts[..idx]
-                .iter()
-                .map(|&c| c as usize)
-                .sum::<usize>();
+            let idx = inner.children.iter().position(|&c| c == child).expect("child in parent");
+            pos += inner.counts[..idx].iter().map(|&c| c as usize).sum::<usize>();
             child = parent;
             parent = inner.parent;
         }
@@ -205,10 +186,7 @@ impl Seq {
             node = inner.children[c];
         }
         let items = &self.leaves[node as usize].items;
-        acc + items[..rest.min(items.len())]
-            .iter()
-            .filter(|&&x| self.marked[x as usize])
-            .count()
+        acc + items[..rest.min(items.len())].iter().filter(|&&x| self.marked[x as usize]).count()
     }
 
     /// Mark or unmark an id in the sequence.
@@ -230,11 +208,7 @@ impl Seq {
         let mut parent = self.leaves[leaf as usize].parent;
         while parent != NIL {
             let inner = &mut self.inners[parent as usize];
-            let idx = inner
-                .children
-                .iter()
-                .position(|&c| c == child)
-                .expect("child in parent");
+            let idx = inner.children.iter().position(|&c| c == child).expect("child in parent");
             inner.counts[idx] = (inner.counts[idx] as i64 + dc) as u32;
             inner.marks[idx] = (inner.marks[idx] as i64 + dm) as u32;
             child = parent;
@@ -249,11 +223,7 @@ impl Seq {
             return;
         }
         self.epoch += 1;
-        let (leaf, start) = if pos == self.len && self.len > 0 {
-            self.locate(pos - 1)
-        } else {
-            self.locate(pos)
-        };
+        let (leaf, start) = if pos == self.len && self.len > 0 { self.locate(pos - 1) } else { self.locate(pos) };
         let at = pos - start;
         let dm = ids.iter().filter(|&&x| self.marked[x as usize]).count() as i64;
         for &id in ids {
@@ -297,21 +267,13 @@ impl Seq {
     /// Replace `child` in its parent by `parts` (the first of which is `child`
     /// itself), growing a new root or splitting the parent as needed.
     fn replace_child(&mut self, child: u32, is_leaf: bool, parts: Vec<(u32, u32, u32)>) {
-        let parent = if is_leaf {
-            self.leaves[child as usize].parent
-        } else {
-            self.inners[child as usize].parent
-        };
+        let parent = if is_leaf { self.leaves[child as usize].parent } else { self.inners[child as usize].parent };
         let parent = if parent == NIL {
             let r = self.alloc_inner();
             let total_c = parts.iter().map(|p| p.1).sum();
             let total_m = parts.iter().map(|p| p.2).sum();
-            self.inners[r as usize] = Inner {
-                children: vec![child],
-                counts: vec![total_c],
-                marks: vec![total_m],
-                parent: NIL,
-            };
+            self.inners[r as usize] =
+                Inner { children: vec![child], counts: vec![total_c], marks: vec![total_m], parent: NIL };
             self.set_parent(child, is_leaf, r);
             self.root = r;
             self.height += 1;
@@ -323,22 +285,12 @@ impl Seq {
             self.set_parent(n, is_leaf, parent);
         }
         let inner = &mut self.inners[parent as usize];
-        let idx = inner
-            .children
-            .iter()
-            .position(|&c| c == child)
-            .expect("child in parent");
+        let idx = inner.children.iter().position(|&c| c == child).expect("child in parent");
         inner.counts[idx] = parts[0].1;
         inner.marks[idx] = parts[0].2;
-        inner
-            .children
-            .splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.0));
-        inner
-            .counts
-            .splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.1));
-        inner
-            .marks
-            .splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.2));
+        inner.children.splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.0));
+        inner.counts.splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.1));
+        inner.marks.splice(idx + 1..idx + 1, parts[1..].iter().map(|p| p.2));
         if inner.children.len() > MAX {
             self.split_inner(parent);
         }
@@ -362,12 +314,7 @@ impl Seq {
                     self.set_parent(ch, is_leaf_level, id);
                 }
             }
-            self.inners[id as usize] = Inner {
-                children,
-                counts,
-                marks,
-                parent: inner.parent,
-            };
+            self.inners[id as usize] = Inner { children, counts, marks, parent: inner.parent };
             parts.push((id, c, m));
             k = e;
         }
@@ -438,11 +385,7 @@ impl Seq {
 
     /// Unlink an empty node from its parent, and empty parents in turn.
     fn detach(&mut self, node: u32, is_leaf: bool) {
-        let parent = if is_leaf {
-            self.leaves[node as usize].parent
-        } else {
-            self.inners[node as usize].parent
-        };
+        let parent = if is_leaf { self.leaves[node as usize].parent } else { self.inners[node as usize].parent };
         if parent == NIL {
             return; // an empty root stays
         }
@@ -452,11 +395,7 @@ impl Seq {
             self.free_inners.push(node);
         }
         let inner = &mut self.inners[parent as usize];
-        let idx = inner
-            .children
-            .iter()
-            .position(|&c| c == node)
-            .expect("child in parent");
+        let idx = inner.children.iter().position(|&c| c == node).expect("child in parent");
         inner.children.remove(idx);
         inner.counts.remove(idx);
         inner.marks.remove(idx);
@@ -491,15 +430,8 @@ impl Seq {
 
     /// Approximate heap bytes held, for the memory figures of the benchmarks.
     pub fn heap_bytes(&self) -> usize {
-        self.leaves
-            .iter()
-            .map(|l| l.items.capacity() * 4 + std::mem::size_of::<Leaf>())
-            .sum::<usize>()
-            + self
-                .inners
-                .iter()
-                .map(|i| i.children.capacity() * 12 + std::mem::size_of::<Inner>())
-                .sum::<usize>()
+        self.leaves.iter().map(|l| l.items.capacity() * 4 + std::mem::size_of::<Leaf>()).sum::<usize>()
+            + self.inners.iter().map(|i| i.children.capacity() * 12 + std::mem::size_of::<Inner>()).sum::<usize>()
             + self.leaf_of.capacity() * 4
             + self.marked.capacity()
     }
