@@ -97,14 +97,12 @@ fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
         })),
         errors: Vec::new(),
     };
-    let (mut a, mut b) = match (A::new(case.prog.clone()), B::new(case.prog.clone())) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(x), Err(y)) if x == y => return Checked { divergence: None, errors: vec![(0, x)] },
-        (x, y) => {
-            let show = |r: &Result<_, PatchError>| r.as_ref().err().map_or("accepted".to_string(), |e| e.to_string());
-            return report(None, "load", show(&x.map(|_| ())), show(&y.map(|_| ())), None, None);
-        }
-    };
+    // Both patchers load through the one shared `Program::validate` (the
+    // trait's `new`), so an invalid program is refused identically; check once.
+    if let Err(e) = case.prog.validate() {
+        return Checked { divergence: None, errors: vec![(0, PatchError::InvalidProgram(e))] };
+    }
+    let (mut a, mut b) = (A::from_valid(case.prog.clone()), B::from_valid(case.prog.clone()));
     let mut writes = 0usize;
     let last_write = case.ops.iter().rposition(Op::is_write);
     for (k, op) in case.ops.iter().enumerate() {

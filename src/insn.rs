@@ -103,6 +103,18 @@ pub mod code {
 
 pub const S16_MAX: i64 = i16::MAX as i64;
 
+/// Opcodes that can carry a branch field: JMP/JMP32 classes and `ld_imm64`.
+static MAY_BRANCH: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let cls = (c & 7) as u8;
+        t[c] = cls == class::JMP || cls == class::JMP32 || c as u8 == code::LD_IMM64;
+        c += 1;
+    }
+    t
+};
+
 /// One `struct bpf_insn`: `code`, `dst_reg:4`, `src_reg:4`, `off`, `imm`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Insn {
@@ -225,6 +237,10 @@ impl Insn {
     /// the class filter), then JMP/JMP32 except EXIT; CALL only when pseudo; the
     /// exact code 0x06 uses `imm`.
     pub fn branch_field(&self) -> Option<BranchField> {
+        // One table lookup rejects most slots (hot in every branch pass).
+        if !MAY_BRANCH[self.code as usize] {
+            return None;
+        }
         if self.is_pseudo_func() {
             return Some(BranchField::Imm32);
         }

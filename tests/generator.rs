@@ -6,11 +6,17 @@ use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{self, Feature, Stats};
 use patch_equiv::patcher::{ArrayPatcher, Patcher};
 
-const SEEDS: u64 = if cfg!(debug_assertions) { 400 } else { 4000 };
+fn seeds() -> u64 {
+    std::env::var("PATCH_EQUIV_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) {
+        400
+    } else {
+        4000
+    })
+}
 
 #[test]
 fn generated_programs_and_every_checkpoint_are_valid() {
-    for k in 0..SEEDS {
+    for k in 0..seeds() {
         let Ok((_, g)) = gen::from_bytes(&case_bytes(11, k)) else {
             continue;
         };
@@ -27,7 +33,7 @@ fn generated_programs_and_every_checkpoint_are_valid() {
 
 #[test]
 fn patchers_agree_on_generated_cases() {
-    for k in 0..SEEDS {
+    for k in 0..seeds() {
         let Ok((_, g)) = gen::from_bytes(&case_bytes(12, k)) else {
             continue;
         };
@@ -40,7 +46,7 @@ fn patchers_agree_on_generated_cases() {
 #[test]
 fn few_inputs_are_rejected_and_every_feature_is_reached() {
     let mut stats = Stats::default();
-    for k in 0..SEEDS * 2 {
+    for k in 0..seeds() * 2 {
         match gen::from_bytes(&case_bytes(13, k)) {
             Ok((_, g)) => {
                 let mut f = g.features;

@@ -162,7 +162,7 @@ impl<'a> Arbitrary<'a> for Config {
     /// A swarm configuration: every knob drawn, then sanitized.
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         let c = Config {
-            max_insns: u.int_in_range(2..=400)?,
+            max_insns: u.int_in_range(2..=200)?,
             max_subprogs: u.int_in_range(1..=8)?,
             jump_pct: u.int_in_range(0..=40)?,
             jmp32: u.arbitrary()?,
@@ -179,7 +179,7 @@ impl<'a> Arbitrary<'a> for Config {
             max_insn_arrays: u.int_in_range(0..=3)?,
             dead_pct: u.int_in_range(0..=50)?,
             nop_pct: u.int_in_range(0..=10)?,
-            max_ops: u.int_in_range(1..=80)?,
+            max_ops: u.int_in_range(1..=56)?,
             weights: u.arbitrary()?,
             large_pct: 1,
         };

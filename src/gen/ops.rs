@@ -427,7 +427,10 @@ impl<'a> OpGen<'a> {
         }
         let a = if u.ratio(1, 3)? { s } else { u.int_in_range(s..=e - 2)? };
         let b = u.int_in_range(a + 1..=(e - 1).min(a + 8))?;
-        if self.second_half(a) || self.second_half(b) || (self.live(a.saturating_sub(1)) && !self.live(b)) {
+        if self.second_half(a)
+            || self.second_half(b)
+            || ((self.live(a) || self.live(a.saturating_sub(1))) && !self.live(b))
+        {
             return Ok(());
         }
         if branches.iter().any(|&(i, t)| (i < a || i >= b) && t > a && t < b) {

@@ -98,22 +98,37 @@ impl ArrayPatcher {
     /// Returns the (old) index of the first branch that would overflow.
     fn bpf_adj_branches(&mut self, pos: usize, end_old: usize, end_new: usize, pass: Pass) -> Result<(), usize> {
         let n = self.insns.len();
-        let slots: Box<dyn Iterator<Item = (usize, usize)>> = match pass {
-            // (slot in the current image, curr as the rule sees it)
-            Pass::Probe => Box::new((0..pos).map(|i| (i, i)).chain((end_old..n).map(|i| (i, i + end_new - end_old)))),
-            Pass::Real => Box::new((0..n).map(|i| (i, i))),
-        };
-        for (slot, curr) in slots {
+        match pass {
+            // The probe: old slots before `pos` with their own index, then old
+            // slots from `end_old` on with their new index; `pos` is skipped.
+            Pass::Probe => {
+                self.adj_slots(0..pos, 0, pos, end_old, end_new, false)?;
+                self.adj_slots(end_old..n, end_new as isize - end_old as isize, pos, end_old, end_new, false)
+            }
+            Pass::Real => self.adj_slots(0..n, 0, pos, end_old, end_new, true),
+        }
+    }
+
+    /// The loop body of `bpf_adj_branches` over `slots`; `curr` is the slot
+    /// plus `shift`. Writes only in the real pass.
+    fn adj_slots(
+        &mut self,
+        slots: std::ops::Range<usize>,
+        shift: isize,
+        pos: usize,
+        end_old: usize,
+        end_new: usize,
+        write: bool,
+    ) -> Result<(), usize> {
+        for slot in slots {
             let insn = self.insns[slot];
             let Some(field) = insn.branch_field() else {
                 continue;
             };
+            let curr = (slot as isize + shift) as usize;
             match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
-                Some(x) => {
-                    if pass == Pass::Real {
-                        self.insns[slot] = insn.with_rel(field, x);
-                    }
-                }
+                Some(x) if write => self.insns[slot] = insn.with_rel(field, x),
+                Some(_) => {}
                 None => return Err(slot),
             }
         }
@@ -341,12 +356,11 @@ pub(crate) fn field_fits(field: BranchField, x: i64) -> bool {
 }
 
 impl Patcher for ArrayPatcher {
-    fn new(prog: Program) -> Result<Self, PatchError> {
-        prog.validate().map_err(PatchError::InvalidProgram)?;
+    fn from_valid(prog: Program) -> Self {
         let subprog_cnt = prog.subprog_cnt();
         let mut subprog_info = prog.subprogs;
         subprog_info.resize(MAX_SUBPROGS + 2, Subprog::default());
-        Ok(ArrayPatcher {
+        ArrayPatcher {
             insns: prog.insns,
             aux: prog.aux,
             subprog_info,
@@ -357,7 +371,7 @@ impl Patcher for ArrayPatcher {
             func_info_aux: prog.func_info_aux,
             pokes: prog.pokes,
             insn_arrays: prog.insn_arrays,
-        })
+        }
     }
 
     fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {

@@ -517,9 +517,8 @@ impl ListPatcher {
 }
 
 impl Patcher for ListPatcher {
-    fn new(prog: Program) -> Result<Self, PatchError> {
-        prog.validate().map_err(PatchError::InvalidProgram)?;
-        Ok(ListPatcher::build(prog))
+    fn from_valid(prog: Program) -> Self {
+        ListPatcher::build(prog)
     }
 
     fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {

@@ -95,6 +95,14 @@ pub trait Patcher {
     /// Take ownership of a program; it must pass `Program::validate()`.
     fn new(prog: Program) -> Result<Self, PatchError>
     where
+        Self: Sized,
+    {
+        prog.validate().map_err(PatchError::InvalidProgram)?;
+        Ok(Self::from_valid(prog))
+    }
+    /// Take a program the caller has already validated.
+    fn from_valid(prog: Program) -> Self
+    where
         Self: Sized;
     /// `bpf_patch_insn_data(env, off, insns, len)`.
     fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError>;

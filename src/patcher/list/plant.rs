@@ -117,8 +117,8 @@ impl<const F: usize> Planted<F> {
 }
 
 impl<const F: usize> Patcher for Planted<F> {
-    fn new(prog: Program) -> Result<Self, PatchError> {
-        Ok(Planted { inner: ListPatcher::new(prog)? })
+    fn from_valid(prog: Program) -> Self {
+        Planted { inner: ListPatcher::from_valid(prog) }
     }
 
     fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {
