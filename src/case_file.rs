@@ -123,8 +123,11 @@ pub fn op_line(op: &Op) -> String {
 /// The whole case as text.
 pub fn to_text(case: &Case) -> String {
     let mut out = format!("{MAGIC} {VERSION}\n");
-    if !case.name.is_empty() {
-        let _ = writeln!(out, "name {}", case.name);
+    // One line that reads back as the same name: whitespace runs (newlines
+    // included) become one space, and `;` would start a comment.
+    let name = case.name.split_whitespace().collect::<Vec<_>>().join(" ").replace(';', ",");
+    if !name.is_empty() {
+        let _ = writeln!(out, "name {name}");
     }
     if case.ignore_tokens {
         let _ = writeln!(out, "ignore_tokens");
@@ -150,78 +153,102 @@ pub fn to_text(case: &Case) -> String {
     out
 }
 
-/// Line-oriented reader with the position for errors.
+/// Line-oriented reader with the position for errors. Lines are taken and
+/// split one at a time, so its memory follows what is parsed, not the number
+/// of lines in the file.
 struct Reader<'a> {
     file: &'a str,
-    lines: Vec<(usize, Vec<&'a str>)>,
-    at: usize,
+    rest: std::iter::Enumerate<std::str::Lines<'a>>,
+    /// The significant line most recently taken: its number and text. Errors
+    /// name this line.
+    last: Option<(usize, &'a str)>,
+    /// Set by `back`: `next` returns `last` again.
+    pushed_back: bool,
+}
+
+/// A line without its comment and surrounding blanks; `None` when nothing is left.
+fn significant(line: &str) -> Option<&str> {
+    let l = line.split(';').next().unwrap_or("").trim();
+    (!l.is_empty() && !l.starts_with('#')).then_some(l)
+}
+
+/// A line's tokens for a message, shortened to a readable length.
+fn shown(t: &[&str]) -> String {
+    let s = t.join(" ");
+    if s.chars().count() <= 60 {
+        s
+    } else {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    }
+}
+
+fn is_number(tok: Option<&&str>) -> bool {
+    tok.is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl<'a> Reader<'a> {
     fn new(file: &'a str, text: &'a str) -> Self {
-        let lines = text
-            .lines()
-            .enumerate()
-            .filter_map(|(n, l)| {
-                let l = l.split(';').next().unwrap_or("").trim();
-                if l.is_empty() || l.starts_with('#') {
-                    None
-                } else {
-                    Some((n + 1, l.split_whitespace().collect()))
-                }
-            })
-            .collect();
-        Reader { file, lines, at: 0 }
+        Reader { file, rest: text.lines().enumerate(), last: None, pushed_back: false }
     }
 
+    /// An error at the line most recently taken (or pushed back).
     fn err(&self, msg: impl Into<String>) -> InputError {
-        let line = self.lines.get(self.at.min(self.lines.len().saturating_sub(1))).map_or(0, |l| l.0);
-        InputError { file: self.file.into(), line, msg: msg.into() }
+        InputError { file: self.file.into(), line: self.last.map_or(0, |l| l.0), msg: msg.into() }
     }
 
     fn next(&mut self, what: &str) -> Result<Vec<&'a str>, InputError> {
-        match self.lines.get(self.at) {
-            Some((_, t)) => {
-                self.at += 1;
-                Ok(t.clone())
-            }
-            None => {
-                self.at = self.lines.len();
-                Err(InputError {
-                    file: self.file.into(),
-                    line: self.lines.last().map_or(0, |l| l.0),
-                    msg: format!("unexpected end of file, expected {what}"),
-                })
+        if self.pushed_back {
+            self.pushed_back = false;
+        } else {
+            let found = self.rest.by_ref().find_map(|(n, l)| significant(l).map(|s| (n + 1, s)));
+            match found {
+                Some(l) => self.last = Some(l),
+                None => return Err(self.err(format!("unexpected end of file, expected {what}"))),
             }
         }
+        Ok(self.last.map_or_else(Vec::new, |l| l.1.split_whitespace().collect()))
     }
 
+    /// Return the line just taken to the input.
     fn back(&mut self) {
-        self.at -= 1;
+        debug_assert!(self.last.is_some() && !self.pushed_back);
+        self.pushed_back = true;
+    }
+
+    /// The next line's tokens without taking it.
+    fn peek(&mut self) -> Option<Vec<&'a str>> {
+        let t = self.next("").ok()?;
+        self.back();
+        Some(t)
     }
 
     /// The next line, which must start with `key`; its other tokens.
     fn keyed(&mut self, key: &str) -> Result<Vec<&'a str>, InputError> {
-        let t = self.next(key)?;
+        let t = self.next(&format!("\"{key}\""))?;
         if t.first() != Some(&key) {
-            self.back();
-            return Err(self.err(format!("expected \"{key}\", found \"{}\"", t.join(" "))));
+            return Err(self.err(format!("expected \"{key}\", found \"{}\"", shown(&t))));
         }
         Ok(t[1..].to_vec())
     }
 
     fn num<T: std::str::FromStr>(&self, tok: Option<&&str>, what: &str) -> Result<T, InputError> {
         let t = tok.ok_or_else(|| self.err(format!("missing {what}")))?;
-        t.parse::<T>().map_err(|_| self.err(format!("{what}: \"{t}\" is not a valid number")))
+        t.parse::<T>().map_err(|_| {
+            let ty = std::any::type_name::<T>();
+            self.err(format!("{what}: \"{}\" is not a valid {ty}", shown(&[t])))
+        })
     }
 
     /// A declared count, refused when over `max` before anything is allocated.
     fn count(&self, tok: Option<&&str>, what: &str, max: usize) -> Result<usize, InputError> {
-        let n: u64 = self.num(tok, what)?;
-        if n > max as u64 {
-            return Err(self.err(format!("{what} {n} exceeds the limit {max}")));
+        let t = tok.ok_or_else(|| self.err(format!("missing {what} count")))?;
+        if !is_number(Some(t)) {
+            return Err(self.err(format!("{what}: count \"{}\" is not a non-negative integer", shown(&[t]))));
         }
-        Ok(n as usize)
+        match t.parse::<u64>() {
+            Ok(n) if n <= max as u64 => Ok(n as usize),
+            _ => Err(self.err(format!("{what} {t} exceeds the limit {max}"))),
+        }
     }
 
     /// `key N` with N checked against `max`.
@@ -234,35 +261,43 @@ impl<'a> Reader<'a> {
         if tok == "deleted" {
             return Ok(INSN_DELETED);
         }
-        tok.parse::<u32>().map_err(|_| self.err(format!("{what}: \"{tok}\" is not a u32")))
+        tok.parse::<u32>().map_err(|_| self.err(format!("{what}: \"{}\" is not a u32 (or \"deleted\")", shown(&[tok]))))
     }
 
-    /// `k  b0 .. b7` with optional `aux o s z t`.
-    fn insn_line(&mut self, k: usize, with_aux: bool) -> Result<(Insn, Option<Aux>), InputError> {
-        let t = self.next("an instruction line")?;
+    fn hex_byte(&self, tok: &str, what: &str) -> Result<u8, InputError> {
+        if tok.len() != 2 {
+            return Err(self.err(format!("{what}: \"{}\" is not a hex byte (two hex digits)", shown(&[tok]))));
+        }
+        u8::from_str_radix(tok, 16)
+            .map_err(|_| self.err(format!("{what}: \"{}\" is not a hex byte (two hex digits)", shown(&[tok]))))
+    }
+
+    /// Instruction `k` of a block of `n` (`what`): `k  b0 .. b7`, with
+    /// `aux orig_idx seen zext token` when `with_aux`.
+    fn insn_line(&mut self, k: usize, n: usize, what: &str, with_aux: bool) -> Result<(Insn, Option<Aux>), InputError> {
+        let t = self.next(&format!("instruction {k} of the {n} declared by {what}"))?;
+        if !is_number(t.first()) {
+            return Err(self.err(format!("{what}: declared {n} instructions, found {k} (then \"{}\")", shown(&t))));
+        }
         if t.len() < 9 {
-            self.back();
-            return Err(self.err(format!("instruction {k}: expected an index and 8 hex bytes")));
+            return Err(self.err(format!("{what}: instruction {k}: expected an index and 8 hex bytes")));
         }
         let idx: usize = self.num(t.first(), "instruction index")?;
         if idx != k {
-            self.back();
-            return Err(self.err(format!("instruction index {idx}, expected {k}")));
+            return Err(self.err(format!("{what}: instruction index {idx}, expected {k}")));
         }
         let mut b = [0u8; 8];
         for (j, tok) in t[1..9].iter().enumerate() {
-            b[j] = u8::from_str_radix(tok, 16)
-                .map_err(|_| self.err(format!("instruction {k}: byte \"{tok}\" is not hex")))?;
+            b[j] = self.hex_byte(tok, &format!("{what}: instruction {k} byte {j}"))?;
         }
         let insn = Insn::decode(b);
         let aux = if with_aux {
             if t.get(9) != Some(&"aux") || t.len() != 14 {
-                self.back();
-                return Err(self.err(format!("instruction {k}: expected \"aux orig_idx seen zext token\"")));
+                return Err(self.err(format!("{what}: instruction {k}: expected \"aux orig_idx seen zext token\"")));
             }
             let z: u8 = self.num(t.get(12), "zext_dst")?;
             if z > 1 {
-                return Err(self.err(format!("instruction {k}: zext_dst must be 0 or 1")));
+                return Err(self.err(format!("{what}: instruction {k}: zext_dst must be 0 or 1")));
             }
             Some(Aux {
                 orig_idx: self.num(t.get(10), "orig_idx")?,
@@ -272,8 +307,7 @@ impl<'a> Reader<'a> {
             })
         } else {
             if t.len() != 9 {
-                self.back();
-                return Err(self.err(format!("instruction {k}: unexpected \"{}\"", t[9..].join(" "))));
+                return Err(self.err(format!("{what}: instruction {k}: unexpected \"{}\"", shown(&t[9..]))));
             }
             None
         };
@@ -283,14 +317,12 @@ impl<'a> Reader<'a> {
     fn values_line(&mut self, n: usize, what: &str) -> Result<Vec<u32>, InputError> {
         let t = if n == 0 {
             // An empty table may omit its (empty) value line.
-            match self.lines.get(self.at) {
-                Some((_, t)) if t.iter().all(|x| x.parse::<u32>().is_ok() || *x == "deleted") && !t.is_empty() => {
-                    self.next(what)?
-                }
+            match self.peek() {
+                Some(t) if t.iter().all(|x| x.parse::<u32>().is_ok() || *x == "deleted") => self.next(what)?,
                 _ => Vec::new(),
             }
         } else {
-            self.next(what)?
+            self.next(&format!("the {n} values of {what}"))?
         };
         if t.len() != n {
             return Err(self.err(format!("{what}: declared {n} values, found {}", t.len())));
@@ -298,25 +330,33 @@ impl<'a> Reader<'a> {
         t.iter().map(|x| self.value(x, what)).collect()
     }
 
-    fn program(&mut self) -> Result<Program, InputError> {
+    /// A program block; `input`: the program a case starts from (not an expected state).
+    fn program(&mut self, what: &str, input: bool) -> Result<Program, InputError> {
         self.keyed("program")?;
         let n = self.keyed_count("insns", "insns", MAX_INSNS)?;
-        let mut insns = Vec::with_capacity(n);
-        let mut aux = Vec::with_capacity(n);
+        let mut insns = Vec::with_capacity(n.min(4096));
+        let mut aux = Vec::with_capacity(n.min(4096));
         for k in 0..n {
-            let (i, a) = self.insn_line(k, true)?;
+            let (i, a) = self.insn_line(k, n, &format!("{what} insns"), true)?;
             insns.push(i);
-            aux.push(a.expect("with aux"));
+            aux.push(a.unwrap_or_default());
         }
         let t = self.keyed("subprogs")?;
         let cnt = self.count(t.first(), "subprogs", MAX_SUBPROGS + 1)?;
-        if t.get(1) != Some(&"hidden") {
+        if t.get(1) != Some(&"hidden") || t.len() != 3 {
             return Err(self.err("expected \"subprogs N hidden H\""));
         }
         let hidden: u32 = self.num(t.get(2), "hidden")?;
         let mut subprogs = Vec::with_capacity(cnt + 1);
         for k in 0..=cnt {
-            let t = self.next("a subprog line")?;
+            let t = self.next("a subprog line \"start linfo_idx\"")?;
+            if !is_number(t.first()) {
+                return Err(self.err(format!(
+                    "subprogs: declared {cnt} subprogs, so {} lines \"start linfo_idx\" (the last is the fake exit), found {k} (then \"{}\")",
+                    cnt + 1,
+                    shown(&t)
+                )));
+            }
             if t.len() != 2 {
                 return Err(self.err(format!("subprog {k}: expected \"start linfo_idx\"")));
             }
@@ -324,11 +364,14 @@ impl<'a> Reader<'a> {
                 .push(Subprog { start: self.num(t.first(), "start")?, linfo_idx: self.num(t.get(1), "linfo_idx")? });
         }
         let nl = self.keyed_count("linfo", "linfo", MAX_TABLE)?;
-        let mut linfo = Vec::with_capacity(nl);
-        for _ in 0..nl {
+        let mut linfo = Vec::with_capacity(nl.min(4096));
+        for r in 0..nl {
             let t = self.next("a line-info record")?;
+            if !is_number(t.first()) {
+                return Err(self.err(format!("linfo: declared {nl} records, found {r} (then \"{}\")", shown(&t))));
+            }
             if t.len() != 4 {
-                return Err(self.err("line-info record: expected 4 numbers"));
+                return Err(self.err(format!("line-info record {r}: expected 4 numbers")));
             }
             linfo.push(LineInfo {
                 insn_off: self.num(t.first(), "insn_off")?,
@@ -338,13 +381,18 @@ impl<'a> Reader<'a> {
             });
         }
         let t = self.keyed("func_info")?;
-        let func_info = if t.first() == Some(&"none") {
+        let func_info = if t.first() == Some(&"none") && t.len() == 1 {
             None
         } else {
             let nf = self.count(t.first(), "func_info", MAX_SUBPROGS + 1)?;
             let mut v = Vec::with_capacity(nf);
-            for _ in 0..nf {
+            for r in 0..nf {
                 let t = self.next("a func_info record")?;
+                if !is_number(t.first()) {
+                    return Err(
+                        self.err(format!("func_info: declared {nf} records, found {r} (then \"{}\")", shown(&t)))
+                    );
+                }
                 if t.len() != 2 {
                     return Err(self.err("func_info record: expected \"insn_off type_id\""));
                 }
@@ -359,17 +407,26 @@ impl<'a> Reader<'a> {
         let func_info_aux = self.values_line(nfa, "func_info_aux")?;
         let np = self.keyed_count("pokes", "pokes", MAX_TABLE)?;
         let pokes = self.values_line(np, "pokes")?;
+        if input {
+            crate::vectors::check_input_pokes(&pokes).map_err(|m| self.err(m))?;
+        }
         let nm = self.keyed_count("insn_arrays", "insn_arrays", 4096)?;
         let mut insn_arrays = Vec::with_capacity(nm);
         for m in 0..nm {
             let t = self.next("an insn-array line")?;
+            if !is_number(t.first()) {
+                return Err(self.err(format!("insn_arrays: declared {nm} maps, found {m} (then \"{}\")", shown(&t))));
+            }
             let n = self.count(t.first(), &format!("insn_arrays[{m}] entries"), MAX_TABLE)?;
             if t.len() != n + 1 {
                 return Err(self.err(format!("insn_arrays[{m}]: declared {n} entries, found {}", t.len() - 1)));
             }
             insn_arrays.push(t[1..].iter().map(|x| self.value(x, "insn-array entry")).collect::<Result<_, _>>()?);
         }
-        self.keyed("end")?;
+        let t = self.keyed("end")?;
+        if !t.is_empty() {
+            return Err(self.err(format!("expected \"end\", found \"end {}\"", shown(&t))));
+        }
         Ok(Program {
             insns,
             aux,
@@ -383,15 +440,20 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn insn_block(&mut self, n: usize) -> Result<Vec<Insn>, InputError> {
-        (0..n).map(|k| self.insn_line(k, false).map(|x| x.0)).collect()
+    fn insn_block(&mut self, n: usize, what: &str) -> Result<Vec<Insn>, InputError> {
+        let mut v = Vec::with_capacity(n.min(4096));
+        for k in 0..n {
+            v.push(self.insn_line(k, n, what, false)?.0);
+        }
+        Ok(v)
     }
 
-    fn op(&mut self) -> Result<Op, InputError> {
-        let t = self.next("an op")?;
-        let args = |n: usize| -> Result<(), InputError> {
-            if t.len() != n + 1 {
-                Err(self.err(format!("op \"{}\" takes {n} arguments", t[0])))
+    /// Op `k` of the `n` declared.
+    fn op(&mut self, k: usize, n: usize) -> Result<Op, InputError> {
+        let t = self.next(&format!("op {k} of the {n} declared"))?;
+        let args = |m: usize| -> Result<(), InputError> {
+            if t.len() != m + 1 {
+                Err(self.err(format!("op {k}: \"{}\" takes {m} arguments, found \"{}\"", t[0], shown(&t))))
             } else {
                 Ok(())
             }
@@ -400,8 +462,8 @@ impl<'a> Reader<'a> {
             "patch" => {
                 args(2)?;
                 let off = self.num(t.get(1), "patch off")?;
-                let n = self.count(t.get(2), "patch length", MAX_INSNS)?;
-                Op::Patch { off, insns: self.insn_block(n)? }
+                let len = self.count(t.get(2), "patch length", MAX_INSNS)?;
+                Op::Patch { off, insns: self.insn_block(len, &format!("op {k} (patch {off} {len})"))? }
             }
             "remove" => {
                 args(2)?;
@@ -409,19 +471,18 @@ impl<'a> Reader<'a> {
             }
             "set" => {
                 if t.len() != 10 {
-                    return Err(self.err("op \"set\" takes an offset and 8 hex bytes"));
+                    return Err(self.err(format!("op {k}: \"set\" takes an offset and 8 hex bytes")));
                 }
                 let mut b = [0u8; 8];
                 for (j, tok) in t[2..10].iter().enumerate() {
-                    b[j] =
-                        u8::from_str_radix(tok, 16).map_err(|_| self.err(format!("set: byte \"{tok}\" is not hex")))?;
+                    b[j] = self.hex_byte(tok, &format!("op {k} (set) byte {j}"))?;
                 }
                 Op::Set { off: self.num(t.get(1), "set off")?, insn: Insn::decode(b) }
             }
             "hidden" => {
                 args(1)?;
-                let n = self.count(t.get(1), "hidden length", MAX_INSNS)?;
-                Op::HiddenSubprog { insns: self.insn_block(n)? }
+                let len = self.count(t.get(1), "hidden length", MAX_INSNS)?;
+                Op::HiddenSubprog { insns: self.insn_block(len, &format!("op {k} (hidden {len})"))? }
             }
             "adjust_jmp_off" => {
                 args(2)?;
@@ -431,9 +492,12 @@ impl<'a> Reader<'a> {
                 args(1)?;
                 Op::Read { idx: self.num(t.get(1), "read idx")? }
             }
+            "expect" => return Err(self.err(format!("ops: declared {n} ops, found {k}"))),
             other => {
-                self.back();
-                return Err(self.err(format!("unknown op \"{other}\"")));
+                return Err(self.err(format!(
+                    "op {k}: unknown op \"{}\" (known: patch, remove, set, hidden, adjust_jmp_off, read)",
+                    shown(&[other])
+                )));
             }
         })
     }
@@ -444,12 +508,13 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
     let mut r = Reader::new(file, text);
     let head = r.next("the header")?;
     if head.first() != Some(&MAGIC) {
-        r.back();
-        return Err(r.err(format!("not a case file: expected \"{MAGIC} {VERSION}\"")));
+        return Err(r.err(format!("not a case file: expected \"{MAGIC} {VERSION}\", found \"{}\"", shown(&head))));
     }
     let v: u32 = r.num(head.get(1), "version")?;
-    if v != VERSION {
-        return Err(r.err(format!("unsupported case file version {v} (this tool reads version {VERSION})")));
+    if v != VERSION || head.len() != 2 {
+        return Err(
+            r.err(format!("unsupported case file version {} (this tool reads version {VERSION})", shown(&head[1..])))
+        );
     }
     let mut name = String::new();
     let mut ignore_tokens = false;
@@ -465,21 +530,35 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
             }
         }
     }
-    let prog = r.program()?;
+    let prog = r.program("program", true)?;
     let n = r.keyed_count("ops", "ops", MAX_OPS)?;
     let mut ops = Vec::with_capacity(n.min(4096));
-    for _ in 0..n {
-        ops.push(r.op()?);
+    for k in 0..n {
+        ops.push(r.op(k, n)?);
     }
-    let t = r.keyed("expect")?;
-    let expect = match t.first() {
-        Some(&"none") => None,
-        Some(&"fail") => Some(Expect::Fail { op: r.num(t.get(1), "failed op")?, errno: r.num(t.get(2), "errno")? }),
-        Some(&"ok") => Some(Expect::Ok(r.program()?)),
+    let t = r.next("\"expect\"")?;
+    if t[0] != "expect" {
+        let msg = if matches!(t[0], "patch" | "remove" | "set" | "hidden" | "adjust_jmp_off" | "read") {
+            format!("ops: declared {n} ops, found more (\"{}\")", shown(&t))
+        } else {
+            format!("expected \"expect\", found \"{}\"", shown(&t))
+        };
+        return Err(r.err(msg));
+    }
+    let expect = match (t.get(1), t.len()) {
+        (Some(&"none"), 2) => None,
+        (Some(&"fail"), 4) => {
+            let op: usize = r.num(t.get(2), "failed op")?;
+            let errno: i32 = r.num(t.get(3), "errno")?;
+            crate::vectors::check_fail(op, errno, ops.len()).map_err(|m| r.err(m))?;
+            Some(Expect::Fail { op, errno })
+        }
+        (Some(&"ok"), 2) => Some(Expect::Ok(r.program("expect ok", false)?)),
         _ => return Err(r.err("expected \"expect none\", \"expect ok\" or \"expect fail OP ERRNO\"")),
     };
-    if r.at < r.lines.len() {
-        return Err(r.err("trailing content after the expectation"));
+    if let Some(t) = r.peek() {
+        r.next("")?;
+        return Err(r.err(format!("trailing content after the expectation: \"{}\"", shown(&t))));
     }
     if name.is_empty() {
         name = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
@@ -529,5 +608,18 @@ mod tests {
         let e = parse("x.case", "patch-equiv-case 1\nprogram\ninsns 4000000000\n").unwrap_err();
         assert!(e.msg.contains("exceeds the limit"), "{e}");
         assert_eq!(e.line, 3);
+        // The line named is the offending one, not the one after it.
+        let e = parse("x.case", "patch-equiv-case 1\n\nprogram\ninsns 2\n  0  zz 00 00 00 00 00 00 00\nmore\n")
+            .unwrap_err();
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.msg.contains("\"zz\" is not a hex byte"), "{e}");
+    }
+
+    #[test]
+    fn names_are_written_on_one_line() {
+        let mut p = Program::from_insns(vec![crate::insn::build::exit()]);
+        p.linfo.clear();
+        let case = Case { name: "a\nb; c".into(), prog: p, ops: vec![], expect: None, ignore_tokens: false };
+        assert_eq!(parse("x.case", &to_text(&case)).unwrap().name, "a b, c");
     }
 }

@@ -11,3 +11,7 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+/// Counts heap bytes while a benchmark runs (`patch-equiv bench`).
+#[global_allocator]
+static ALLOC: patch_equiv::bench::PeakAlloc = patch_equiv::bench::PeakAlloc;

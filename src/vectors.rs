@@ -30,31 +30,75 @@ impl std::fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Cap on decompressed input, so a small gzip bomb cannot exhaust memory.
-pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+/// Cap on an input file's (decompressed) size, so a small gzip bomb, or a
+/// path such as `/dev/zero`, cannot exhaust memory. The largest kernel-vector
+/// file is 14 MB decompressed; a case file of a 1M-insn program with its
+/// expected program is about 150 MB.
+pub const MAX_INPUT_BYTES: u64 = 512 << 20;
 
-/// Read a whole file as UTF-8, gunzipping `.gz` files.
+/// Read at most `cap` bytes; `Ok(None)` when there is more. The buffer's
+/// capacity never exceeds `cap` (no doubling past it).
+fn read_capped<R: Read>(mut r: R, cap: usize, hint: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(hint.min(cap));
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(Some(out)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.len() + n > cap {
+            return Ok(None);
+        }
+        if out.len() + n > out.capacity() {
+            let want = (out.capacity() * 2).max(out.len() + n).min(cap);
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Read a whole file as UTF-8, gunzipping gzip data (by its magic bytes).
 pub fn read_text(path: &Path) -> Result<String, InputError> {
     let file = path.display().to_string();
     let err = |msg: String| InputError { file: file.clone(), line: 0, msg };
-    let raw = std::fs::read(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let f = std::fs::File::open(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let meta = f.metadata().map_err(|e| err(format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(err("is a directory".into()));
+    }
+    if meta.is_file() && meta.len() > MAX_INPUT_BYTES {
+        return Err(err(format!("{} bytes: larger than the limit of {MAX_INPUT_BYTES} bytes", meta.len())));
+    }
+    let hint = if meta.is_file() { meta.len() as usize } else { 0 };
+    let raw = read_capped(f, MAX_INPUT_BYTES as usize, hint)
+        .map_err(|e| err(format!("cannot read: {e}")))?
+        .ok_or_else(|| err(format!("larger than the limit of {MAX_INPUT_BYTES} bytes")))?;
+    decode_bytes(&file, raw)
+}
+
+/// The text of a file's bytes: gunzipped when they start with the gzip magic
+/// (every member of a multi-member file; anything after the last member is
+/// an error, not ignored), then checked to be UTF-8. Writes nothing.
+pub fn decode_bytes(file: &str, raw: Vec<u8>) -> Result<String, InputError> {
+    let err = |msg: String| InputError { file: file.to_string(), line: 0, msg };
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .take(MAX_INPUT_BYTES + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| err(format!("bad gzip data: {e}")))?;
-        if out.len() as u64 > MAX_INPUT_BYTES {
-            return Err(err(format!("decompresses to more than {MAX_INPUT_BYTES} bytes")));
-        }
-        out
+        let dec = flate2::read::MultiGzDecoder::new(&raw[..]);
+        read_capped(dec, MAX_INPUT_BYTES as usize, raw.len().saturating_mul(4))
+            .map_err(|e| err(format!("bad gzip data: {e}")))?
+            .ok_or_else(|| err(format!("decompresses to more than {MAX_INPUT_BYTES} bytes")))?
     } else {
         raw
     };
-    String::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to())))
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        InputError { file: file.to_string(), line, msg: format!("not UTF-8 (invalid byte at offset {at})") }
+    })
 }
 
-/// Parse every line of a vector file.
+/// Parse every line of a vector file; a file without a case is an error.
 pub fn parse_vectors(file: &str, text: &str) -> Result<Vec<Case>, InputError> {
     let mut cases = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -65,6 +109,10 @@ pub fn parse_vectors(file: &str, text: &str) -> Result<Vec<Case>, InputError> {
         let raw: RawCase = serde_json::from_str(line).map_err(|e| err(format!("{e}")))?;
         cases.push(raw.into_case().map_err(err)?);
     }
+    if cases.is_empty() {
+        // An empty (or truncated-to-nothing) vector file must not pass as "0 failed".
+        return Err(InputError { file: file.into(), line: 0, msg: "no case in the file (no JSON line)".into() });
+    }
     Ok(cases)
 }
 
@@ -73,8 +121,32 @@ pub fn parse_vectors(file: &str, text: &str) -> Result<Vec<Case>, InputError> {
 struct RawCase {
     name: String,
     prog: RawProg,
-    ops: Vec<Value>,
+    ops: RawOps,
     expect: RawExpect,
+}
+
+/// The op list, each op converted as soon as it is read: a list of millions
+/// of ops never exists as `serde_json::Value`s (tens of times the text).
+struct RawOps(Vec<Op>);
+
+impl<'de> Deserialize<'de> for RawOps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawOps;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of op objects")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawOps, A::Error> {
+                let mut ops = Vec::new();
+                while let Some(v) = seq.next_element::<Value>()? {
+                    ops.push(op_from(&v, ops.len()).map_err(serde::de::Error::custom)?);
+                }
+                Ok(RawOps(ops))
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -99,7 +171,7 @@ struct RawExpect {
 }
 
 fn int<T: TryFrom<i64>>(v: i64, what: &str) -> Result<T, String> {
-    T::try_from(v).map_err(|_| format!("{what} = {v} is out of range"))
+    T::try_from(v).map_err(|_| format!("{what} = {v} is out of range (does not fit in {})", std::any::type_name::<T>()))
 }
 
 /// An instruction from `[code, dst, src, off, imm]`, each field range-checked.
@@ -237,20 +309,52 @@ pub fn op_from(v: &Value, k: usize) -> Result<Op, String> {
         "hidden_subprog" => Op::HiddenSubprog { insns: insn_list(v, "insns", &what)? },
         "adjust_jmp_off" => {
             let delta = usize_field(v, "delta", &what)?;
-            Op::AdjustJmpOff { tgt: usize_field(v, "tgt", &what)?, delta: int(delta as i64, &format!("{what}.delta"))? }
+            let delta = u32::try_from(delta)
+                .map_err(|_| format!("{what}: \"delta\" = {delta} is out of range (0..=u32::MAX)"))?;
+            Op::AdjustJmpOff { tgt: usize_field(v, "tgt", &what)?, delta }
         }
         "read" => Op::Read { idx: usize_field(v, "idx", &what)? },
-        other => return Err(format!("{what}: unknown op \"{other}\"")),
+        other => {
+            return Err(format!(
+                "{what}: unknown op \"{other}\" (known: patch, remove, set, hidden_subprog, adjust_jmp_off, read)"
+            ))
+        }
     })
+}
+
+/// Poke descriptors of a program as loaded point at its instructions, so
+/// below `MAX_INSNS`; a larger value is garbage (and would overflow the
+/// patchers' `u32` index arithmetic).
+pub fn check_input_pokes(pokes: &[u32]) -> Result<(), String> {
+    match pokes.iter().position(|&p| p as usize >= crate::program::MAX_INSNS) {
+        Some(k) => Err(format!(
+            "pokes[{k}] = {} is not an instruction index (a loaded program's are below {})",
+            pokes[k],
+            crate::program::MAX_INSNS
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An `expect fail` that can be met at all: an existing op, a negative errno.
+pub fn check_fail(op: usize, errno: i32, ops: usize) -> Result<(), String> {
+    if op >= ops {
+        return Err(format!("expect: failed op {op} does not exist (the case has {ops} ops)"));
+    }
+    if errno >= 0 {
+        return Err(format!("expect: errno {errno} is not a negative errno (e.g. -14 for -EFAULT, -34 for -ERANGE)"));
+    }
+    Ok(())
 }
 
 impl RawCase {
     fn into_case(self) -> Result<Case, String> {
         let mut prog = self.prog.into_program()?;
+        check_input_pokes(&prog.pokes).map_err(|m| format!("prog.{m}"))?;
         for (i, a) in prog.aux.iter_mut().enumerate() {
             a.token = i as u64 + 1;
         }
-        let ops = self.ops.iter().enumerate().map(|(k, v)| op_from(v, k)).collect::<Result<Vec<_>, _>>()?;
+        let ops = self.ops.0;
         let expect = match (self.expect.ok, self.expect.prog, self.expect.failed_op, self.expect.errno) {
             (true, Some(p), None, None) => {
                 let mut p = p.into_program()?;
@@ -259,10 +363,52 @@ impl RawCase {
                 Expect::Ok(p)
             }
             (false, None, Some(op), Some(errno)) => {
-                Expect::Fail { op: int(op, "expect.failed_op")?, errno: int(errno, "expect.errno")? }
+                let op: usize = int(op, "expect.failed_op")?;
+                let errno: i32 = int(errno, "expect.errno")?;
+                check_fail(op, errno, ops.len())?;
+                Expect::Fail { op, errno }
             }
             _ => return Err("expect: need {ok: true, prog} or {ok: false, failed_op, errno}".into()),
         };
         Ok(Case { name: self.name, prog, ops, expect: Some(expect), ignore_tokens: true })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn capped_read_stops_at_the_cap_without_overallocating() {
+        assert_eq!(read_capped(&[7u8; 100][..], 100, 0).unwrap().unwrap().len(), 100);
+        assert!(read_capped(&[7u8; 101][..], 100, 0).unwrap().is_none());
+        let v = read_capped(std::io::repeat(1).take(300_000), 300_000, 0).unwrap().unwrap();
+        assert!(v.capacity() <= 300_000, "capacity {}", v.capacity());
+        assert!(read_capped(std::io::repeat(1), 1 << 20, 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn gzip_members_are_all_read_and_trailing_garbage_is_refused() {
+        let mut two = gz(b"a\n");
+        two.extend(gz(b"b\n"));
+        assert_eq!(decode_bytes("x.gz", two.clone()).unwrap(), "a\nb\n");
+        two.extend_from_slice(b"garbage");
+        assert!(decode_bytes("x.gz", two).unwrap_err().msg.contains("bad gzip data"));
+        let whole = gz(b"abcdefghijklmnopqrstuvwxyz\n");
+        assert!(decode_bytes("x.gz", whole[..whole.len() / 2].to_vec()).unwrap_err().msg.contains("bad gzip data"));
+        let e = decode_bytes("x", b"ok\n\xff".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.msg.as_str()), (2, "not UTF-8 (invalid byte at offset 3)"));
+    }
+
+    #[test]
+    fn empty_vector_file_is_an_error() {
+        assert!(parse_vectors("x.jsonl", "\n \n").unwrap_err().msg.contains("no case"));
     }
 }

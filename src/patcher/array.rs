@@ -45,6 +45,11 @@ pub struct View<'a> {
 }
 
 impl ArrayPatcher {
+    /// Heap bytes of the instruction and aux arrays (the benchmarks' memory figure).
+    pub fn heap_bytes(&self) -> usize {
+        self.insns.capacity() * std::mem::size_of::<Insn>() + self.aux.capacity() * std::mem::size_of::<Aux>()
+    }
+
     /// The current state, without copying.
     pub fn view(&self) -> View<'_> {
         View {
@@ -211,8 +216,10 @@ impl ArrayPatcher {
     fn bpf_remove_insns(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         self.insns.drain(off..off + cnt);
         if let Err(insn) = self.bpf_adj_branches(off, off + cnt, off, Pass::Real) {
-            // Unreachable for in-range targets (checked before): removal shrinks.
-            return Err(PatchError::Range { insn, orig_idx: self.aux[insn].orig_idx });
+            // Unreachable: removal only moves offsets towards zero. The aux
+            // array is not compacted yet, so its index is the old one.
+            let old = if insn >= off { insn + cnt } else { insn };
+            return Err(PatchError::Range { insn, orig_idx: self.aux[old].orig_idx });
         }
         Ok(())
     }

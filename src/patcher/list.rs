@@ -43,6 +43,8 @@ struct Node {
     ia_head: u32,
     /// Bumped whenever `target` changes, so stale range-watch entries are ignored.
     ref_ver: u32,
+    /// The zone (a run of nodes that began as one subprog) the node lies in.
+    zone: u32,
     alive: bool,
 }
 
@@ -59,6 +61,7 @@ impl Node {
             linfo: NIL,
             ia_head: NIL,
             ref_ver: 0,
+            zone: 0,
             alive: true,
         }
     }
@@ -102,12 +105,29 @@ pub struct ListPatcher {
     pokes: Vec<PokeRef>,
     ia_lens: Vec<usize>,
     ia_entries: Vec<IaEntry>,
-    /// Slots inserted by all patches so far (the `G` of the range watch).
+    /// Slots inserted by all patches so far.
     inserted: i64,
-    /// Min-heap of (slack lower bound + inserted, node, ref_ver) over 16-bit
-    /// branches: a patch of `delta` can only overflow branches whose key minus
-    /// `inserted` is below `delta`, and only those are examined.
-    watch: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    /// The range watch for `-ERANGE` (see `Watch`).
+    watch: Watch,
+}
+
+/// A min-heap of (slack lower bound + insertions counted so far, node,
+/// ref_ver) over 16-bit branches.
+type Heap = BinaryHeap<Reverse<(i64, u32, u32)>>;
+
+/// The range watch: a branch's slack (room left in its s16 field) only
+/// shrinks when slots are inserted inside its span. Nodes are grouped in
+/// zones (contiguous runs that began as one subprog; inserted nodes join the
+/// patched node's zone), so a branch whose source and target share a zone can
+/// only be grown by insertions into that zone. Such branches sit in their
+/// zone's heap keyed by `slack + inserted_into_zone`; all others in the global
+/// heap keyed by `slack + inserted`. A patch of `delta` can only overflow
+/// entries whose key minus the counter is below `delta`, and only those are
+/// examined (then re-keyed with their exact slack).
+#[derive(Clone, Debug, Default)]
+struct Watch {
+    zones: Vec<(Heap, i64)>,
+    global: Heap,
 }
 
 /// How far a 16-bit relative value may still grow away from zero.
@@ -179,9 +199,29 @@ impl ListPatcher {
     /// Record a 16-bit branch of `src` whose current value is `x` in the watch.
     fn watch_branch(&mut self, src: u32, x: i64) {
         let n = &self.nodes[src as usize];
-        if n.target != NIL && n.insn.branch_field() == Some(BranchField::Off16) {
-            self.watch.push(Reverse((slack(x) + self.inserted, src, n.ref_ver)));
+        if n.target == NIL || n.insn.branch_field() != Some(BranchField::Off16) {
+            return;
         }
+        let entry = (slack(x), src, n.ref_ver);
+        let t = n.target;
+        if t != self.sentinel && n.past == 0 && self.nodes[t as usize].zone == n.zone {
+            let (heap, grown) = &mut self.watch.zones[n.zone as usize];
+            heap.push(Reverse((entry.0 + *grown, entry.1, entry.2)));
+        } else {
+            self.watch.global.push(Reverse((entry.0 + self.inserted, entry.1, entry.2)));
+        }
+    }
+
+    /// Re-record the branch of `src` (its zone or its target's changed).
+    fn rewatch(&mut self, src: u32) {
+        if self.nodes[src as usize].target == NIL {
+            return;
+        }
+        let n = &mut self.nodes[src as usize];
+        n.ref_ver = n.ref_ver.wrapping_add(1);
+        let at = self.seq.rank(src);
+        let x = self.rel_at(src, at);
+        self.watch_branch(src, x);
     }
 
     /// Give `src` the instruction `insn` placed at index `at`; its branch (if
@@ -222,16 +262,31 @@ impl ListPatcher {
         self.target_pos(src) as i64 - at as i64 - 1
     }
 
-    /// The probe of `bpf_patch_insn_single` for a patch of `delta` at `off`: the
-    /// lowest-index 16-bit branch across `off` without room for `delta` more.
-    fn probe(&mut self, off: usize, delta: i64) -> Option<usize> {
+    /// The probe of `bpf_patch_insn_single` for a patch of `delta` at `off`
+    /// (node `x`): the lowest-index 16-bit branch across `off` without room
+    /// for `delta` more.
+    fn probe(&mut self, x: u32, off: usize, delta: i64) -> Option<usize> {
+        let z = self.nodes[x as usize].zone as usize;
+        let (mut heap, grown) = std::mem::take(&mut self.watch.zones[z]);
+        let mut failing = self.probe_heap(&mut heap, grown, off, delta);
+        self.watch.zones[z] = (heap, grown);
+        let mut global = std::mem::take(&mut self.watch.global);
+        if let Some(g) = self.probe_heap(&mut global, self.inserted, off, delta) {
+            failing = Some(failing.map_or(g, |f| f.min(g)));
+        }
+        self.watch.global = global;
+        failing
+    }
+
+    /// Examine the entries of one heap whose lower bound is below `delta`.
+    fn probe_heap(&self, heap: &mut Heap, grown: i64, off: usize, delta: i64) -> Option<usize> {
         let mut seen = Vec::new();
         let mut failing: Option<usize> = None;
-        while let Some(&Reverse((key, src, ver))) = self.watch.peek() {
-            if key - self.inserted >= delta {
+        while let Some(&Reverse((key, src, ver))) = heap.peek() {
+            if key - grown >= delta {
                 break;
             }
-            self.watch.pop();
+            heap.pop();
             let n = &self.nodes[src as usize];
             if !n.alive || n.ref_ver != ver || n.target == NIL {
                 continue;
@@ -243,9 +298,9 @@ impl ListPatcher {
             if crosses && slack(x) < delta {
                 failing = Some(failing.map_or(s, |f| f.min(s)));
             }
-            seen.push(Reverse((slack(x) + self.inserted, src, ver)));
+            seen.push(Reverse((slack(x) + grown, src, ver)));
         }
-        self.watch.extend(seen);
+        heap.extend(seen);
         failing
     }
 
@@ -259,7 +314,7 @@ impl ListPatcher {
         }
         let delta = patch.len() - 1;
         if (len + delta) as i64 > S16_MAX {
-            if let Some(insn) = self.probe(off, delta as i64) {
+            if let Some(insn) = self.probe(x, off, delta as i64) {
                 return Err(PatchError::Range { insn, orig_idx: self.nodes[x as usize].aux.orig_idx });
             }
         }
@@ -270,12 +325,16 @@ impl ListPatcher {
         let fresh = |i: &Insn| Aux { seen: orig.seen, zext_dst: i.has_def32(), ..Aux::default() };
         self.nodes[x as usize].aux = fresh(&patch[0]);
         let mut ids = Vec::with_capacity(delta);
+        let zone = self.nodes[x as usize].zone;
         for (j, insn) in patch.iter().enumerate().skip(1) {
             let aux = if j == delta { orig } else { fresh(insn) };
-            ids.push(self.alloc(*insn, aux));
+            let id = self.alloc(*insn, aux);
+            self.nodes[id as usize].zone = zone;
+            ids.push(id);
         }
         self.seq.insert(off + 1, &ids);
         self.inserted += delta as i64;
+        self.watch.zones[zone as usize].1 += delta as i64;
         // Patchlet branches are relative to the new layout.
         self.set_insn(x, off, patch[0]);
         for (j, &id) in ids.iter().enumerate() {
@@ -410,6 +469,26 @@ impl ListPatcher {
         }
     }
 
+    /// Give the nodes at `[from, to)` a zone of their own, re-recording the
+    /// branches from and to them.
+    fn new_zone(&mut self, from: usize, to: usize) {
+        let z = self.watch.zones.len() as u32;
+        self.watch.zones.push((Heap::new(), 0));
+        let ids: Vec<u32> = (from..to).map(|i| self.node_at(i)).collect();
+        for &id in &ids {
+            self.nodes[id as usize].zone = z;
+        }
+        for &id in &ids {
+            self.rewatch(id);
+            let mut src = self.nodes[id as usize].in_head;
+            while src != NIL {
+                let next = self.nodes[src as usize].in_next;
+                self.rewatch(src);
+                src = next;
+            }
+        }
+    }
+
     fn hidden_subprog_impl(&mut self, patch: &[Insn]) -> Result<(), PatchError> {
         if self.hidden_subprog_cnt > 0 {
             return Err(PatchError::Fault);
@@ -417,6 +496,7 @@ impl ListPatcher {
         let off = self.seq.len() - 1;
         pre::patch(off, patch, self.seq.len())?;
         self.patch_impl(off, patch)?;
+        self.new_zone(off + 1, self.seq.len());
         let cnt = self.subprog_cnt;
         self.subprogs[cnt + 1].start = self.subprogs[cnt].start;
         self.subprogs[cnt].start = self.node_at(self.seq.len() - patch.len() + 1);
@@ -455,7 +535,8 @@ impl ListPatcher {
     pub fn heap_bytes(&self) -> usize {
         self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.seq.heap_bytes()
-            + self.watch.capacity() * std::mem::size_of::<Reverse<(i64, u32, u32)>>()
+            + (self.watch.global.capacity() + self.watch.zones.iter().map(|z| z.0.capacity()).sum::<usize>())
+                * std::mem::size_of::<Reverse<(i64, u32, u32)>>()
     }
 
     /// Build from a validated program.
@@ -466,6 +547,7 @@ impl ListPatcher {
         let sentinel = len as u32;
         let ids: Vec<u32> = (0..len as u32).collect();
         let seq = Seq::from_ids(&ids, nodes.len());
+        let starts: Vec<u32> = prog.subprogs.iter().map(|s| s.start).collect();
         let mut lp = ListPatcher {
             nodes,
             seq,
@@ -480,19 +562,35 @@ impl ListPatcher {
             ia_lens: prog.insn_arrays.iter().map(Vec::len).collect(),
             ia_entries: Vec::new(),
             inserted: 0,
-            watch: BinaryHeap::new(),
+            watch: Watch::default(),
         };
-        let mut watch = Vec::new();
+        // Zones: one per subprog of the input.
+        let cnt = lp.subprog_cnt;
+        for k in 0..cnt {
+            let (s, e) = (starts[k] as usize, starts[k + 1] as usize);
+            for n in &mut lp.nodes[s..e.min(len)] {
+                n.zone = k as u32;
+            }
+        }
+        let mut local: Vec<Vec<Reverse<(i64, u32, u32)>>> = vec![Vec::new(); cnt.max(1)];
+        let mut global = Vec::new();
         for (i, insn) in prog.insns.iter().enumerate() {
             if let Some(f) = insn.branch_field() {
                 let t = (i as i64 + insn.rel(f) + 1) as u32;
                 lp.bind(i as u32, t);
                 if f == BranchField::Off16 {
-                    watch.push(Reverse((slack(insn.rel(f)), i as u32, lp.nodes[i].ref_ver)));
+                    let e = Reverse((slack(insn.rel(f)), i as u32, lp.nodes[i].ref_ver));
+                    let z = lp.nodes[i].zone;
+                    if t != sentinel && lp.nodes[t as usize].zone == z {
+                        local[z as usize].push(e);
+                    } else {
+                        global.push(e);
+                    }
                 }
             }
         }
-        lp.watch = BinaryHeap::from(watch);
+        lp.watch.zones = local.into_iter().map(|v| (BinaryHeap::from(v), 0)).collect();
+        lp.watch.global = BinaryHeap::from(global);
         for (r, rec) in prog.linfo.iter().enumerate() {
             lp.nodes[rec.insn_off as usize].linfo = r as u32;
             lp.seq.set_mark(rec.insn_off, true);

@@ -222,8 +222,8 @@ impl Seq {
         if ids.is_empty() {
             return;
         }
-        self.epoch += 1;
         let (leaf, start) = if pos == self.len && self.len > 0 { self.locate(pos - 1) } else { self.locate(pos) };
+        self.epoch += 1;
         let at = pos - start;
         let dm = ids.iter().filter(|&&x| self.marked[x as usize]).count() as i64;
         for &id in ids {
@@ -236,6 +236,9 @@ impl Seq {
         self.adjust_path(leaf, ids.len() as i64, dm);
         if self.leaves[leaf as usize].items.len() > MAX {
             self.split_leaf(leaf);
+        } else {
+            // The verifier reads right after what it patched: keep the leaf cached.
+            self.cache.set((leaf, start, self.epoch));
         }
     }
 
