@@ -129,7 +129,16 @@ fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
                 None,
             );
         }
-        // Reads around the op position exercise the index structures directly.
+        writes += 1;
+        let whole = every_op || a.len() <= DENSE_LIMIT || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
+        // The whole state first (its report names the table), then reads
+        // around the op position, which exercise the index structures.
+        if whole {
+            let (pa, pb) = (a.snapshot(), b.snapshot());
+            if let Some(d) = first_difference(&pa, &pb, false) {
+                return report(Some(k), &d.table.clone(), d.left.clone(), d.right.clone(), Some((pa, pb)), Some(d));
+            }
+        }
         for i in probe_points(op, k, a.len()) {
             if a.insn(i) != b.insn(i) || a.aux(i) != b.aux(i) {
                 let s = |p: &dyn Fn(usize) -> String| p(i);
@@ -142,15 +151,6 @@ fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
                     None,
                 );
             }
-        }
-        writes += 1;
-        let whole = every_op || a.len() <= DENSE_LIMIT || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
-        if !whole {
-            continue;
-        }
-        let (pa, pb) = (a.snapshot(), b.snapshot());
-        if let Some(d) = first_difference(&pa, &pb, false) {
-            return report(Some(k), &d.table.clone(), d.left.clone(), d.right.clone(), Some((pa, pb)), Some(d));
         }
     }
     Checked { divergence: None, errors }

@@ -30,6 +30,7 @@ impl fmt::Debug for FuzzCase {
 
 static INPUTS: AtomicU64 = AtomicU64::new(0);
 static REJECTED: AtomicU64 = AtomicU64::new(0);
+static OPS: AtomicU64 = AtomicU64::new(0);
 static COUNTS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 
 impl FuzzCase {
@@ -47,6 +48,7 @@ impl FuzzCase {
                     f.add(Feature::Erange);
                 }
                 record(f);
+                OPS.fetch_add(g.case.ops.len() as u64, Ordering::Relaxed);
                 if let Some(mut r) = checked.divergence() {
                     r.reproduce = Some("cargo fuzz run patch_equiv <artifact>, or: patch-equiv import <artifact> --out x.case && patch-equiv replay x.case".into());
                     panic!("{r}");
@@ -73,6 +75,7 @@ pub fn stats_report() -> String {
     let inputs = INPUTS.load(Ordering::Relaxed);
     s.rejected = REJECTED.load(Ordering::Relaxed);
     s.cases = inputs - s.rejected;
+    s.ops = OPS.load(Ordering::Relaxed);
     s.counts = Feature::ALL.iter().enumerate().map(|(k, _)| COUNTS[k].load(Ordering::Relaxed)).collect();
     format!("patch_equiv stats after {inputs} inputs:\n{s}")
 }
