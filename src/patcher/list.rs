@@ -542,7 +542,8 @@ impl ListPatcher {
     /// Build from a validated program.
     fn build(prog: Program) -> ListPatcher {
         let len = prog.insns.len();
-        let mut nodes: Vec<Node> = prog.insns.iter().zip(&prog.aux).map(|(i, a)| Node::new(*i, *a)).collect();
+        let mut nodes: Vec<Node> = Vec::with_capacity(len + 1);
+        nodes.extend(prog.insns.iter().zip(&prog.aux).map(|(i, a)| Node::new(*i, *a)));
         nodes.push(Node::new(Insn::default(), Aux::default()));
         let sentinel = len as u32;
         let ids: Vec<u32> = (0..len as u32).collect();
@@ -735,5 +736,91 @@ impl ListPatcher {
             pokes,
             insn_arrays,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::build::*;
+    use crate::patcher::ArrayPatcher;
+    use rand::{Rng, SeedableRng};
+
+    /// A small program with every reference kind: jumps both ways, a pseudo
+    /// call and a pseudo func, line info, a poke and an insn array.
+    fn sample() -> Program {
+        let f = ld_imm64(2, crate::insn::pseudo::FUNC, 0);
+        let mut p = Program::from_insns(vec![
+            call_rel(8),
+            jmp_imm(crate::insn::op::JEQ, 1, 0, 3),
+            Insn { imm: 6, ..f[0] },
+            f[1],
+            mov64_imm(0, 1),
+            ja(-5),
+            raw(crate::insn::code::TAIL_CALL, 0, 0, 0, 1),
+            may_goto(-2),
+            exit(),
+            mov32_imm(0, 2),
+            exit(),
+        ]);
+        p.subprogs = vec![
+            Subprog { start: 0, linfo_idx: 0 },
+            Subprog { start: 9, linfo_idx: 2 },
+            Subprog { start: 11, linfo_idx: 0 },
+        ];
+        p.linfo = vec![
+            LineInfo { insn_off: 0, line_off: 1, ..LineInfo::default() },
+            LineInfo { insn_off: 4, line_off: 2, ..LineInfo::default() },
+            LineInfo { insn_off: 9, line_off: 3, ..LineInfo::default() },
+        ];
+        p.pokes = vec![6];
+        p.insn_arrays = vec![vec![1, 4, 9]];
+        p
+    }
+
+    /// Random patches, removals, sets and reads, compared with the array
+    /// patcher after every op (small enough for miri).
+    #[test]
+    fn random_ops_match_the_array_patcher() {
+        let rounds = if cfg!(miri) { 3 } else { 200 };
+        for seed in 0..rounds {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut a = ArrayPatcher::new(sample()).unwrap();
+            let mut l = ListPatcher::new(sample()).unwrap();
+            for _ in 0..if cfg!(miri) { 12 } else { 60 } {
+                let len = a.len();
+                let off = rng.gen_range(0..len);
+                let (ra, rl) = match rng.gen_range(0..4) {
+                    0 => {
+                        let v = vec![mov64_imm(3, 3); rng.gen_range(1..4)];
+                        (a.patch(off, &v), l.patch(off, &v))
+                    }
+                    1 if len > 4 => {
+                        let cnt = rng.gen_range(1..=2.min(len - off));
+                        (a.remove(off, cnt), l.remove(off, cnt))
+                    }
+                    2 => (a.set(off, alu64_imm(0, 1, 1)), l.set(off, alu64_imm(0, 1, 1))),
+                    _ => (Ok(()), Ok(())),
+                };
+                assert_eq!(ra, rl);
+                assert_eq!(a.snapshot(), l.snapshot());
+                for i in 0..a.len() {
+                    assert_eq!(a.insn(i), l.insn(i));
+                    assert_eq!(a.aux(i), l.aux(i));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn patch_reuses_the_patched_node_and_moves_aux_to_the_last() {
+        let mut l = ListPatcher::new(sample()).unwrap();
+        let x = l.node_at(4);
+        l.patch(4, &[mov64_imm(1, 1), mov64_imm(2, 2), mov64_imm(3, 3)]).unwrap();
+        assert_eq!(l.node_at(4), x, "the first patchlet slot is the patched node");
+        assert_eq!(l.aux(6).unwrap().token, 5, "the original aux entry is on the last slot");
+        assert_eq!(l.aux(4).unwrap().token, 0);
+        // `ja -5` at 5 targeted 1; now at 7 it still does: 1 - 7 - 1.
+        assert_eq!(l.insn(7).unwrap().off, -7);
     }
 }
