@@ -45,13 +45,13 @@ both!(
     subprog_start_at_off_stays_fake_exit_moves,
     insn_array_entry_at_off_stays,
     poke_at_off_stays_later_shift,
-    len1_patch_changes_only_bytes_and_zext,
+    q4_len1_patch_changes_only_bytes_and_zext,
     q2_original_aux_moves_to_last_slot,
     q3_zext_dst_from_last_patchlet_insn,
     q5_only_code_06_uses_imm,
     q6_probe_only_when_new_len_exceeds_s16_max,
     erange_reports_orig_idx_of_patched_slot,
-    removal_jump_into_range_slides,
+    q7_removal_jump_into_range_slides,
     removal_of_subprog_head_keeps_start,
     removal_of_whole_subprogs_compacts_table_and_func_info,
     removal_of_program_tail,
@@ -66,8 +66,10 @@ both!(
     q13_removal_cutting_subprog_is_refused,
     q14_boundaries,
     hidden_subprog_appends_and_second_is_efault,
-    hidden_subprog_new_fake_exit_linfo_idx_is_stale_slot,
+    q15_hidden_subprog_new_fake_exit_linfo_idx_is_stale_slot,
     zero_length_patch_and_out_of_range_errors,
+    q1_last_slot_patch_past_s16_max_is_refused,
+    q9_pseudo_func_to_removed_subprog_keeps_its_index,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -446,7 +448,7 @@ mod cases {
 
     // ------------------------------------------------ Q4, Q3: len == 1
 
-    pub fn len1_patch_changes_only_bytes_and_zext<P: Patcher>(who: &str) {
+    pub fn q4_len1_patch_changes_only_bytes_and_zext<P: Patcher>(who: &str) {
         // 0: call pc+3 (4); 1: if r0 == 0 goto +1 (3); 2: w1 = 5; 3: exit
         // 4: r0 = 1 (subprog 1); 5: if r0 == 0 goto -2 (4); 6: exit
         let insns = vec![call_rel(3), jeq(0, 0, 1), mov32_imm(1, 5), exit(), mov64_imm(0, 1), jeq(0, 0, -2), exit()];
@@ -679,7 +681,7 @@ mod cases {
 
     // ------------------------------------------------ §5 removal
 
-    pub fn removal_jump_into_range_slides<P: Patcher>(who: &str) {
+    pub fn q7_removal_jump_into_range_slides<P: Patcher>(who: &str) {
         // The doc's §5.2 example: R(off = 2, cnt = 3) on 9 slots.
         // A: 0: ja +5 (6); 1: if r1 == 0 goto +0 (2, k = 0);
         //    7: ja -6 (2, k = 0); 8: ja -8 (1).
@@ -1130,7 +1132,7 @@ mod cases {
         assert_eq!(x.into_program(), want, "{who}: state after -EFAULT");
     }
 
-    pub fn hidden_subprog_new_fake_exit_linfo_idx_is_stale_slot<P: Patcher>(who: &str) {
+    pub fn q15_hidden_subprog_new_fake_exit_linfo_idx_is_stale_slot<P: Patcher>(who: &str) {
         // four_subprogs, R(2, 5): memmove(info + 1, info + 3, 2 entries) leaves
         // info[3] = the old subprog 3 entry {start 7, linfo_idx 3} past the new
         // subprog_cnt + 1 = 3 entries; the linfo_idx loop stops at subprog_cnt
@@ -1231,5 +1233,41 @@ mod cases {
             "{who}"
         );
         same(&x.into_program(), &p, who, "after ProbePastEnd");
+    }
+
+    /// Q1: the probe would read one slot past the program when the last slot
+    /// is patched and the new length exceeds S16_MAX; both patchers refuse it
+    /// before any change, and the same patch one slot earlier goes through.
+    pub fn q1_last_slot_patch_past_s16_max_is_refused<P: Patcher>(who: &str) {
+        let p = big(32767, &[]);
+        let mut x: P = mk(&p);
+        assert_eq!(x.patch(32766, &[exit(), exit()]), Err(PatchError::ProbePastEnd { off: 32766 }), "{who}");
+        assert_eq!(x.len(), 32767, "{who}: unchanged");
+        // At 32765 (not the last slot) the new length 32768 is probed and fits.
+        x.patch(32765, &[mov64_imm(2, 2), mov64_imm(3, 3)]).unwrap();
+        assert_eq!(x.len(), 32768, "{who}");
+    }
+
+    /// Q9: a pseudo func whose callee subprog is removed keeps its index: it
+    /// now names the next subprog's start (here: 3 - 3 = the old start 6, now
+    /// at 3), or the program end when the callee was the tail.
+    pub fn q9_pseudo_func_to_removed_subprog_keeps_its_index<P: Patcher>(who: &str) {
+        let f = ld_imm64(2, pseudo::FUNC, 0);
+        // 0: r2 = func (imm 1 → 3); 2: exit | 3: r0 = 1; 4: r0 = 2; 5: exit | 6: exit
+        let insns = vec![Insn { imm: 2, ..f[0] }, f[1], exit(), mov64_imm(0, 1), mov64_imm(0, 2), exit(), exit()];
+        let mut p = prog(insns, &[(0, 0), (3, 0), (6, 0)]);
+        p.insns[0].imm = 2; // target 0 + 2 + 1 = 3
+        let mut x: P = mk(&p);
+        x.remove(3, 3).unwrap();
+        let got = x.into_program();
+        // Target stays at index 3, which is now subprog 2's start (old 6).
+        assert_eq!(got.insns[0].imm, 2, "{who}");
+        assert_eq!(got.subprogs, subs(&[(0, 0), (3, 0), (4, 0)]), "{who}");
+        // The callee at the tail: the target becomes the program end.
+        let mut y: P = mk(&p);
+        y.remove(3, 4).unwrap_or_else(|e| panic!("{who}: {e}"));
+        let got = y.into_program();
+        assert_eq!(got.insns.len(), 3, "{who}");
+        assert_eq!(got.insns[0].imm, 2, "{who}: now targets 3 = the end");
     }
 }

@@ -38,6 +38,13 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase
     Ok(GenCase { case, features, checkpoints: g.checkpoints })
 }
 
+impl Case {
+    /// A generated case (program + ops) from `cfg` and the bytes in `u`.
+    pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<Case> {
+        generate(cfg, u).map(|g| g.case)
+    }
+}
+
 /// Features visible in the program itself.
 fn note_program(p: &crate::program::Program, f: &mut Features) {
     for i in &p.insns {
