@@ -40,6 +40,9 @@ pub enum Mismatch {
     NoFailure { op: usize, errno: i32 },
     /// The final state differs.
     State(Diff),
+    /// Op `op` asked for something the tool refuses (not a kernel errno):
+    /// malformed input rather than a failing case.
+    Refused { op: usize, err: PatchError },
     /// With no expectation, the two patchers disagreed.
     Diverged(Box<crate::equiv::Report>),
 }
@@ -59,6 +62,7 @@ impl fmt::Display for Mismatch {
                 write!(f, "expected op {op} to fail with errno {errno}, but no op did")
             }
             Mismatch::State(d) => write!(f, "final state: {d}"),
+            Mismatch::Refused { op, err } => write!(f, "op {op}: {err}"),
             Mismatch::Diverged(r) => {
                 let (op, table) = r.signature();
                 write!(f, "patchers diverge at op {:?} ({op}), {table}: array {} / list {}", r.op, r.array, r.list)
@@ -77,6 +81,11 @@ impl Case {
         };
         for (k, op) in self.ops.iter().enumerate() {
             match (op.apply(&mut p), fail_at) {
+                // The tool's own preconditions are never an outcome to expect:
+                // the case asks for an op the kernel only assumes valid.
+                (Err(got), _) if got.errno().is_none() => return Err(Mismatch::Refused { op: k, err: got }),
+                // Without an expectation, kernel errors are part of the run.
+                (Err(_), None) if self.expect.is_none() => {}
                 (Err(got), Some((fk, errno))) if fk == k => {
                     if got.errno() == Some(errno) {
                         return Ok(());

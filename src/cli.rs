@@ -6,7 +6,7 @@ use crate::case::Case;
 use crate::case_file;
 use crate::gen::Config;
 use crate::patcher::list::plant::{self, Fault};
-use crate::replay::{self, Which};
+use crate::replay::{self, Verdict, Which};
 use crate::shrink::shrink;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -190,6 +190,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         }
         Cmd::Shrink { path, out, plant } => {
             let case = load_one_case(&path)?;
+            case.prog.validate().map_err(|e| bad(format!("{}: {e}", path.display())))?;
             let check = checker(plant);
             let Some(report) = check(&case).divergence() else {
                 return Err(Exit(1, format!("{}: no divergence to shrink", path.display())));
@@ -219,24 +220,34 @@ fn cmd_replay(which: Which, plant: Option<Fault>, paths: &[PathBuf]) -> Result<i
     if files.is_empty() {
         return Err(bad("no .jsonl, .jsonl.gz or .case files found"));
     }
-    let (mut pass, mut fail) = (0u64, 0u64);
+    let (mut pass, mut fail, mut malformed) = (0u64, 0u64, 0u64);
     for f in &files {
         let cases = replay::load_file(f).map_err(|e| bad(e.to_string()))?;
         for case in &cases {
             match replay::check_with(case, which, plant) {
-                Ok(()) => pass += 1,
-                Err((who, m)) => {
+                Verdict::Pass => pass += 1,
+                Verdict::Fail(who, m) => {
                     fail += 1;
                     println!("FAIL {} [{}] ({who}): {m}", case.name, f.display());
                     if let crate::case::Mismatch::Diverged(r) = &m {
                         println!("{r}");
                     }
                 }
+                Verdict::Malformed(msg) => {
+                    malformed += 1;
+                    eprintln!("patch-equiv: {}: case {}: {msg}", f.display(), case.name);
+                }
             }
         }
     }
     println!("{pass} passed, {fail} failed");
-    Ok(if fail == 0 { 0 } else { 1 })
+    Ok(if malformed > 0 {
+        2
+    } else if fail == 0 {
+        0
+    } else {
+        1
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -388,9 +388,11 @@ mod tests {
 
     #[test]
     fn every_code_and_operand_combo_disassembles() {
-        let regs = [0u8, 1, 10, 11, 15, 255];
-        let offs = [i16::MIN, -1, 0, 1, 8, 16, 32, i16::MAX];
-        let imms = [i32::MIN, -1, 0, 1, 8, 16, 32, 64, i32::MAX];
+        // Under miri a slice of each range keeps the run short.
+        let cut = if cfg!(miri) { 2 } else { usize::MAX };
+        let regs = &[0u8, 15, 1, 10, 11, 255][..cut.min(6)];
+        let offs = &[i16::MIN, i16::MAX, -1, 0, 1, 8, 16, 32][..cut.min(8)];
+        let imms = &[i32::MIN, 64, -1, 0, 1, 8, 16, 32, i32::MAX][..cut.min(9)];
         let atomic_imms = [0x51, 0xe1, 0xf1, 0x100, 0x110];
         let nexts = [None, Some(raw(0, 0, 0, 0, -1))];
         for code in 0..=255u8 {

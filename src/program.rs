@@ -88,6 +88,7 @@ pub enum Rule {
     LineInfoIdx,
     FuncInfoCount,
     InsnArrayEntry,
+    PokeOutOfRange,
 }
 
 /// A broken rule with the instruction (or record) index it concerns.
@@ -333,6 +334,11 @@ impl Program {
                     format!("{} func_info records for {visible} subprogs", fi.len()),
                 ));
             }
+        }
+        // Pokes may lie past the end after a removal (removal leaves them), but
+        // never past the kernel's length limit.
+        if let Some(k) = self.pokes.iter().position(|&p| p as usize >= MAX_INSNS) {
+            return Err(bad(Rule::PokeOutOfRange, Some(k), format!("poke {k} at {}", self.pokes[k])));
         }
         for (m, map) in self.insn_arrays.iter().enumerate() {
             for (e, &x) in map.iter().enumerate() {

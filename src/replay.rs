@@ -47,43 +47,62 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
 
 fn is_case_file(p: &Path) -> bool {
     let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    n.ends_with(".jsonl") || n.ends_with(".jsonl.gz") || n.ends_with(".case")
+    n.ends_with(".jsonl") || n.ends_with(".jsonl.gz") || n.ends_with(".case") || n.ends_with(".case.gz")
 }
 
 /// Load every case of one file, by its name: JSON Lines or the text format.
 pub fn load_file(path: &Path) -> Result<Vec<Case>, InputError> {
     let text = vectors::read_text(path)?;
     let file = path.display().to_string();
-    if file.ends_with(".case") {
+    if file.trim_end_matches(".gz").ends_with(".case") {
         crate::case_file::parse(&file, &text).map(|c| vec![c])
     } else {
         vectors::parse_vectors(&file, &text)
     }
 }
 
-/// Check one case with the chosen patcher(s): the first mismatch, tagged
-/// with the side it came from. With `both`, the two are also run side by
-/// side and compared op by op.
-pub fn check(case: &Case, which: Which) -> Result<(), (String, Mismatch)> {
+/// What replaying one case found.
+#[derive(Debug)]
+pub enum Verdict {
+    Pass,
+    /// The expectation was not met, or the patchers diverged (exit 1).
+    Fail(String, Mismatch),
+    /// The case itself is malformed: an invalid program, or an op the tool
+    /// refuses (exit 2).
+    Malformed(String),
+}
+
+/// Check one case with the chosen patcher(s). With `both`, the two are first
+/// run side by side and compared op by op (a divergence wins over everything).
+pub fn check(case: &Case, which: Which) -> Verdict {
     check_with(case, which, None)
 }
 
 /// The same, with a planted fault in the list patcher (harness self-test).
-pub fn check_with(case: &Case, which: Which, plant: Option<Fault>) -> Result<(), (String, Mismatch)> {
-    if matches!(which, Which::Array | Which::Both) {
-        case.check::<ArrayPatcher>().map_err(|m| ("array".to_string(), m))?;
-    }
-    if matches!(which, Which::List | Which::Both) {
-        check_list(case, plant).map_err(|m| ("list".to_string(), m))?;
+pub fn check_with(case: &Case, which: Which, plant: Option<Fault>) -> Verdict {
+    if let Err(e) = case.prog.validate() {
+        return Verdict::Malformed(e.to_string());
     }
     if which == Which::Both {
-        let check = plant
-            .map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
+        let check = plant.map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
         if let Some(report) = check(case).divergence() {
-            return Err(("both".to_string(), Mismatch::Diverged(Box::new(report))));
+            return Verdict::Fail("both".to_string(), Mismatch::Diverged(Box::new(report)));
         }
     }
-    Ok(())
+    let sides: &[(&str, bool)] = &[("array", which != Which::List), ("list", which != Which::Array)];
+    for &(who, on) in sides {
+        if !on {
+            continue;
+        }
+        let r = if who == "array" { case.check::<ArrayPatcher>() } else { check_list(case, plant) };
+        match r {
+            Ok(()) => {}
+            Err(Mismatch::Refused { op, err }) => return Verdict::Malformed(format!("op {op}: {err}")),
+            Err(Mismatch::Invalid(e)) => return Verdict::Malformed(e.to_string()),
+            Err(m) => return Verdict::Fail(who.to_string(), m),
+        }
+    }
+    Verdict::Pass
 }
 
 fn check_list(case: &Case, plant: Option<Fault>) -> Result<(), Mismatch> {
