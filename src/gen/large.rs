@@ -10,8 +10,10 @@ use arbitrary::{Result, Unstructured};
 /// A long subprog 0 (filler ALU code, a long forward and a long backward jump
 /// with little slack, a far gotol, a pseudo call and a pseudo func to a short
 /// subprog 1), then subprog 1.
+/// A third of them sit right at the probe threshold (a few slots around
+/// 32767), where whether the probe runs at all decides the outcome.
 pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
-    let main_len: usize = u.int_in_range(33_000..=40_000)?;
+    let main_len: usize = if u.ratio(1, 3)? { u.int_in_range(32_760..=32_785)? } else { u.int_in_range(33_000..=40_000)? };
     let sub_len = 4;
     let len = main_len + sub_len;
     let mut insns: Vec<Insn> = (0..len)
@@ -26,11 +28,12 @@ pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
     let slack_b: i64 = u.int_in_range(0..=40)?;
     // Forward: slot a jumps +(32767 - slack_f); backward: slot b jumps back.
     let a: usize = u.int_in_range(3..=40)?;
-    insns[a] =
-        if u.arbitrary()? { ja((32767 - slack_f) as i16) } else { jmp_imm(op::JNE, 1, 0, (32767 - slack_f) as i16) };
+    // Both jumps stay inside subprog 0 and clear of the ld_imm64 at a + 1.
+    let fwd = (32767 - slack_f).min((main_len - a - 3) as i64);
+    insns[a] = if u.arbitrary()? { ja(fwd as i16) } else { jmp_imm(op::JNE, 1, 0, fwd as i16) };
     let b = main_len - 1 - u.int_in_range(1..=40)?;
-    insns[b] =
-        if u.arbitrary()? { ja(-(32768 - slack_b) as i16) } else { jmp_imm(op::JEQ, 2, 5, -(32768 - slack_b) as i16) };
+    let back = (32768 - slack_b).min((b - a - 3) as i64);
+    insns[b] = if u.arbitrary()? { ja(-back as i16) } else { jmp_imm(op::JEQ, 2, 5, -back as i16) };
     // gotol from slot 1 to near the end of subprog 0 (s32 field).
     let g_t = main_len - 2;
     insns[1] = gotol((g_t - 1 - 1) as i32);
