@@ -194,25 +194,18 @@ fn side_by_side(a: &Program, b: &Program, lo: usize, hi: usize) -> String {
     let da = disasm_program(&a.insns);
     let db = disasm_program(&b.insns);
     let mut out = format!("       {:<44} | {}\n", "array (kernel model)", "list");
+    // One column: the disassembly and the aux entry of slot `i`.
+    let cell = |d: &[String], p: &Program, i: usize| {
+        d.get(i).map_or(String::new(), |s| {
+            let aux = p
+                .aux
+                .get(i)
+                .map_or(String::new(), |x| format!("o{} s{} z{} t{}", x.orig_idx, x.seen, x.zext_dst as u8, x.token));
+            format!("{s}  [{aux}]")
+        })
+    };
     for i in lo..hi {
-        let left = da.get(i).map_or(String::new(), |s| {
-            format!(
-                "{s}  [{}]",
-                a.aux.get(i).map_or(String::new(), |x| format!(
-                    "o{} s{} z{} t{}",
-                    x.orig_idx, x.seen, x.zext_dst as u8, x.token
-                ))
-            )
-        });
-        let right = db.get(i).map_or(String::new(), |s| {
-            format!(
-                "{s}  [{}]",
-                b.aux.get(i).map_or(String::new(), |x| format!(
-                    "o{} s{} z{} t{}",
-                    x.orig_idx, x.seen, x.zext_dst as u8, x.token
-                ))
-            )
-        });
+        let (left, right) = (cell(&da, a, i), cell(&db, b, i));
         let mark = if a.insns.get(i) != b.insns.get(i) || a.aux.get(i) != b.aux.get(i) { '!' } else { ' ' };
         out += &format!("{mark}{i:>5}: {left:<44} | {right}\n");
     }

@@ -84,7 +84,8 @@ pub fn check_with(case: &Case, which: Which, plant: Option<Fault>) -> Verdict {
         return Verdict::Malformed(e.to_string());
     }
     if which == Which::Both {
-        let check = plant.map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
+        let check = plant
+            .map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
         if let Some(report) = check(case).divergence() {
             return Verdict::Fail("both".to_string(), Mismatch::Diverged(Box::new(report)));
         }

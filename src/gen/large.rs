@@ -13,7 +13,8 @@ use arbitrary::{Result, Unstructured};
 /// A third of them sit right at the probe threshold (a few slots around
 /// 32767), where whether the probe runs at all decides the outcome.
 pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
-    let main_len: usize = if u.ratio(1, 3)? { u.int_in_range(32_760..=32_785)? } else { u.int_in_range(33_000..=40_000)? };
+    let main_len: usize =
+        if u.ratio(1, 3)? { u.int_in_range(32_760..=32_785)? } else { u.int_in_range(33_000..=40_000)? };
     let sub_len = 4;
     let len = main_len + sub_len;
     let mut insns: Vec<Insn> = (0..len)

@@ -118,26 +118,35 @@ impl Seq {
         }
     }
 
-    /// The leaf holding position `pos` (`pos == len` gives the last leaf) and
-    /// the position of its first item.
-    fn locate(&self, pos: usize) -> (u32, usize) {
-        let (cl, cs, ce) = self.cache.get();
-        if ce == self.epoch && pos >= cs && pos < cs + self.leaves[cl as usize].items.len() {
-            return (cl, cs);
-        }
+    /// Walk from the root to the leaf holding position `pos` (the last leaf
+    /// for `pos == len`): the leaf, the position of its first item, and the
+    /// marks of every item before that leaf.
+    fn descend(&self, pos: usize) -> (u32, usize, usize) {
         let mut node = self.root;
         let mut rest = pos;
+        let mut marks = 0usize;
         for _ in 0..self.height {
             let inner = &self.inners[node as usize];
             let last = inner.children.len() - 1;
             let mut c = 0;
             while c < last && rest >= inner.counts[c] as usize {
                 rest -= inner.counts[c] as usize;
+                marks += inner.marks[c] as usize;
                 c += 1;
             }
             node = inner.children[c];
         }
-        let start = pos - rest;
+        (node, pos - rest, marks)
+    }
+
+    /// The leaf holding position `pos` and the position of its first item,
+    /// through the cache of the last lookup.
+    fn locate(&self, pos: usize) -> (u32, usize) {
+        let (cl, cs, ce) = self.cache.get();
+        if ce == self.epoch && pos >= cs && pos < cs + self.leaves[cl as usize].items.len() {
+            return (cl, cs);
+        }
+        let (node, start, _) = self.descend(pos);
         self.cache.set((node, start, self.epoch));
         (node, start)
     }
@@ -171,22 +180,9 @@ impl Seq {
     /// Number of marked ids at positions `< pos`.
     pub fn marks_before(&self, pos: usize) -> usize {
         let pos = pos.min(self.len);
-        let mut node = self.root;
-        let mut rest = pos;
-        let mut acc = 0usize;
-        for _ in 0..self.height {
-            let inner = &self.inners[node as usize];
-            let last = inner.children.len() - 1;
-            let mut c = 0;
-            while c < last && rest >= inner.counts[c] as usize {
-                rest -= inner.counts[c] as usize;
-                acc += inner.marks[c] as usize;
-                c += 1;
-            }
-            node = inner.children[c];
-        }
-        let items = &self.leaves[node as usize].items;
-        acc + items[..rest.min(items.len())].iter().filter(|&&x| self.marked[x as usize]).count()
+        let (leaf, start, marks) = self.descend(pos);
+        let items = &self.leaves[leaf as usize].items;
+        marks + items[..(pos - start).min(items.len())].iter().filter(|&&x| self.marked[x as usize]).count()
     }
 
     /// Mark or unmark an id in the sequence.
