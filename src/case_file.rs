@@ -99,8 +99,15 @@ fn program_text(out: &mut String, p: &Program) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let _ = writeln!(out, "func_info_aux {}\n  {}", p.func_info_aux.len(), join(&p.func_info_aux));
-    let _ = writeln!(out, "pokes {}\n  {}", p.pokes.len(), join(&p.pokes));
+    // A table's values on one line; an empty table has no value line.
+    let values = |out: &mut String, key: &str, v: &[u32]| {
+        let _ = writeln!(out, "{key} {}", v.len());
+        if !v.is_empty() {
+            let _ = writeln!(out, "  {}", join(v));
+        }
+    };
+    values(out, "func_info_aux", &p.func_info_aux);
+    values(out, "pokes", &p.pokes);
     let _ = writeln!(out, "insn_arrays {}", p.insn_arrays.len());
     for m in &p.insn_arrays {
         let _ = writeln!(out, "  {} {}", m.len(), join(m));
