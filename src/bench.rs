@@ -393,6 +393,7 @@ fn row(
 
 /// What the workload drivers use of a patcher; object safe, so one closure
 /// drives either patcher.
+#[allow(clippy::len_without_is_empty)]
 pub trait Drive {
     fn len(&self) -> usize;
     fn insn(&self, i: usize) -> Option<Insn>;

@@ -60,8 +60,8 @@ pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option
             (x, y) => Some(Diff {
                 table: "func_info".into(),
                 entry: None,
-                left: format!("{}", if x.is_some() { "present" } else { "absent" }),
-                right: format!("{}", if y.is_some() { "present" } else { "absent" }),
+                left: (if x.is_some() { "present" } else { "absent" }).to_string(),
+                right: (if y.is_some() { "present" } else { "absent" }).to_string(),
             }),
         })
         .or_else(|| if ignore_tokens { None } else { table("func_info_aux", &a.func_info_aux, &b.func_info_aux) })

@@ -55,11 +55,9 @@ pub fn run_case(case: &Case) -> Checked {
     run_with::<ArrayPatcher, ListPatcher>(case)
 }
 
-/// Programs up to this many slots are compared whole after every write op;
-/// larger ones every `SPARSE_EVERY` writes and at the end (reads around each
-/// op are always compared). A divergence is then re-run with whole-state
-/// comparison after every op, so the report names the first op.
-pub const DENSE_LIMIT: usize = 0;
+/// The whole state is compared every `SPARSE_EVERY` writes and after the last
+/// one (reads around each op are always compared). A divergence is then re-run
+/// with whole-state comparison after every op, so the report names the first op.
 pub const SPARSE_EVERY: usize = 8;
 
 /// Compare with the cadence above; the report always comes from a run with
@@ -130,7 +128,7 @@ fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
             );
         }
         writes += 1;
-        let whole = every_op || a.len() <= DENSE_LIMIT || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
+        let whole = every_op || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
         // The whole state first (its report names the table), then reads
         // around the op position, which exercise the index structures.
         if whole {

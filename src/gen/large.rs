@@ -38,7 +38,7 @@ pub fn generate(u: &mut Unstructured) -> Result<(Program, ProgramInfo)> {
     // gotol from slot 1 to near the end of subprog 0 (s32 field).
     let g_t = main_len - 2;
     insns[1] = gotol((g_t - 1 - 1) as i32);
-    insns[0] = call_rel((main_len - 0 - 1) as i32);
+    insns[0] = call_rel((main_len - 1) as i32);
     let pf = ld_imm64(2, pseudo::FUNC, 0);
     insns[a + 1] = Insn { imm: (main_len - (a + 1) - 1) as i32, ..pf[0] };
     insns[a + 2] = pf[1];

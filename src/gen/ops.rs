@@ -386,7 +386,7 @@ impl<'a> OpGen<'a> {
             if let Item::Branch(_, To::Slot(j)) = it {
                 // Land on an item start, never on a second half.
                 let j2 = (*j).min(n_slots.saturating_sub(1)).min(n_total - 1);
-                *j = *starts.iter().filter(|&&s| s <= j2).last().unwrap_or(&0);
+                *j = *starts.iter().rev().find(|&&s| s <= j2).unwrap_or(&0);
             }
         }
         // The last slot of a subprog must stay exit/ja/gotol; a conditional
