@@ -212,18 +212,6 @@ impl ListPatcher {
         }
     }
 
-    /// Re-record the branch of `src` (its zone or its target's changed).
-    fn rewatch(&mut self, src: u32) {
-        if self.nodes[src as usize].target == NIL {
-            return;
-        }
-        let n = &mut self.nodes[src as usize];
-        n.ref_ver = n.ref_ver.wrapping_add(1);
-        let at = self.seq.rank(src);
-        let x = self.rel_at(src, at);
-        self.watch_branch(src, x);
-    }
-
     /// Give `src` the instruction `insn` placed at index `at`; its branch (if
     /// any) is resolved to the node now at its target index.
     fn set_insn(&mut self, src: u32, at: usize, insn: Insn) {
@@ -469,34 +457,15 @@ impl ListPatcher {
         }
     }
 
-    /// Give the nodes at `[from, to)` a zone of their own, re-recording the
-    /// branches from and to them.
-    fn new_zone(&mut self, from: usize, to: usize) {
-        let z = self.watch.zones.len() as u32;
-        self.watch.zones.push((Heap::new(), 0));
-        let ids: Vec<u32> = (from..to).map(|i| self.node_at(i)).collect();
-        for &id in &ids {
-            self.nodes[id as usize].zone = z;
-        }
-        for &id in &ids {
-            self.rewatch(id);
-            let mut src = self.nodes[id as usize].in_head;
-            while src != NIL {
-                let next = self.nodes[src as usize].in_next;
-                self.rewatch(src);
-                src = next;
-            }
-        }
-    }
-
     fn hidden_subprog_impl(&mut self, patch: &[Insn]) -> Result<(), PatchError> {
         if self.hidden_subprog_cnt > 0 {
             return Err(PatchError::Fault);
         }
         let off = self.seq.len() - 1;
         pre::patch(off, patch, self.seq.len())?;
+        // The appended slots join the last node's zone: zones only need to be
+        // contiguous for the range watch to stay sound.
         self.patch_impl(off, patch)?;
-        self.new_zone(off + 1, self.seq.len());
         let cnt = self.subprog_cnt;
         self.subprogs[cnt + 1].start = self.subprogs[cnt].start;
         self.subprogs[cnt].start = self.node_at(self.seq.len() - patch.len() + 1);
