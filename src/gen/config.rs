@@ -122,7 +122,7 @@ impl Config {
     /// Lower limits and switch off features until the knobs are consistent.
     pub fn sanitize(mut self) -> Config {
         self.max_insns = self.max_insns.clamp(2, 4096);
-        self.max_subprogs = self.max_subprogs.clamp(1, 32).min(self.max_insns / 2);
+        self.max_subprogs = self.max_subprogs.clamp(1, crate::program::MAX_SUBPROGS).min(self.max_insns / 2);
         self.jump_pct = self.jump_pct.min(60);
         self.ld_imm64_pct = self.ld_imm64_pct.min(30);
         self.pseudo_func_pct = self.pseudo_func_pct.min(100);
@@ -161,9 +161,11 @@ impl<'a> Arbitrary<'a> for OpWeights {
 impl<'a> Arbitrary<'a> for Config {
     /// A swarm configuration: every knob drawn, then sanitized.
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        // Rarely, programs at the kernel's subprog limit (256).
+        let many = u.ratio(1, 64)?;
         let c = Config {
-            max_insns: u.int_in_range(2..=200)?,
-            max_subprogs: u.int_in_range(1..=8)?,
+            max_insns: if many { 1024 } else { u.int_in_range(2..=200)? },
+            max_subprogs: if many { 256 } else { u.int_in_range(1..=8)? },
             jump_pct: u.int_in_range(0..=40)?,
             jmp32: u.arbitrary()?,
             gotol: u.arbitrary()?,

@@ -823,6 +823,30 @@ impl<'a> OpGen<'a> {
     /// Programs over 32767 slots: patches inside the long branches' spans
     /// until one does not fit (`-ERANGE`), with reads in between.
     fn large_ops(&mut self, u: &mut Unstructured) -> Result<()> {
+        // A prepend at the long forward jump's target, then adjust_jmp_off:
+        // the jump gains `delta` there, which overflows when it had no slack.
+        let long = {
+            let v = self.shadow.view();
+            v.insns.iter().enumerate().find_map(|(i, x)| {
+                let t = x.target(i)?;
+                (x.branch_field() == Some(crate::insn::BranchField::Off16) && t - i as i64 > 30_000)
+                    .then_some(t as usize)
+            })
+        };
+        if let (Some(t), true) = (long, u.ratio(1, 2)?) {
+            self.patch_with(u, t, &[Item::Plain(mov64_imm(11, 0)), Item::Orig])?;
+            self.features.add(Feature::AdjustJmpOff);
+            self.emit(Op::AdjustJmpOff { tgt: t, delta: 1 });
+        }
+        // Rarely, a branch from the last subprog far back into subprog 0 (an
+        // invalid program from here on, so no more checkpoints): its span
+        // crosses subprogs, so patches in subprog 0 must still count for it.
+        if u.ratio(1, 3)? {
+            let start = self.shadow.view().subprogs[1].start as usize;
+            let back = u.int_in_range(32_700..=32_768i64)?.min(start as i64);
+            self.transient = true;
+            self.emit(Op::Set { off: start + 1, insn: ja((-back) as i16) });
+        }
         let n = u.int_in_range(1..=12)?;
         for _ in 0..n {
             let len = self.len();

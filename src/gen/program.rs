@@ -122,7 +122,12 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
     if pct(u, cfg.large_pct)? {
         return super::large::generate(u);
     }
-    let n_sub = u.int_in_range(1..=cfg.max_subprogs.max(1))?;
+    // With a high limit, sit right at it half of the time.
+    let n_sub = if cfg.max_subprogs >= 200 && u.ratio(1, 2)? {
+        cfg.max_subprogs - u.int_in_range(0..=2)?
+    } else {
+        u.int_in_range(1..=cfg.max_subprogs.max(1))?
+    };
     let total = u.int_in_range(2 * n_sub..=cfg.max_insns.max(2 * n_sub))?;
     let sizes = split_sizes(u, total, n_sub)?;
     let mut starts = vec![0usize];
