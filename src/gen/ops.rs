@@ -822,6 +822,47 @@ impl<'a> OpGen<'a> {
 
     /// Programs over 32767 slots: patches inside the long branches' spans
     /// until one does not fit (`-ERANGE`), with reads in between.
+    /// A long branch whose span crosses subprogs (an invalid program from here
+    /// on, so no more checkpoints): from the last subprog far back into
+    /// subprog 0, or from subprog 0 to the program end. Patches anywhere in
+    /// its span must still count for it in the range watch.
+    fn cross_subprog_branch(&mut self, u: &mut Unstructured) -> Result<()> {
+        let start = self.shadow.view().subprogs[1].start as usize;
+        let len = self.len();
+        self.transient = true;
+        if u.arbitrary()? {
+            let back = u.int_in_range(32_700..=32_768i64)?.min(start as i64);
+            self.emit(Op::Set { off: start + 1, insn: ja((-back) as i16) });
+        } else {
+            let fwd = u.int_in_range(32_700..=32_767i64)?.min(len as i64 - 3);
+            self.emit(Op::Set { off: len - 1 - fwd as usize, insn: ja(fwd as i16) });
+        }
+        Ok(())
+    }
+
+    /// A few patches inside the long subprog 0 (and with `last`, also inside
+    /// the short last subprog), never at a branch, pair or exit.
+    fn large_patches(&mut self, u: &mut Unstructured, last: bool) -> Result<()> {
+        let n = u.int_in_range(1..=12)?;
+        for _ in 0..n {
+            let len = self.len();
+            let p = if last && u.arbitrary()? {
+                self.shadow.view().subprogs[1].start as usize + u.int_in_range(0..=1)?
+            } else {
+                u.int_in_range(50..=len - 100)?
+            };
+            let insn = self.insn(p);
+            if insn.target(p).is_some() || insn.is_ld_imm64() || self.second_half(p) || insn.is_exit() {
+                continue;
+            }
+            let k = u.int_in_range(1..=12)?;
+            let mut items: Vec<Item> = (0..k).map(|_| plain(u).map(Item::Plain)).collect::<Result<_>>()?;
+            items.push(Item::Orig);
+            self.patch_with(u, p, &items)?;
+        }
+        Ok(())
+    }
+
     fn large_ops(&mut self, u: &mut Unstructured) -> Result<()> {
         // A prepend at the long forward jump's target, then adjust_jmp_off:
         // the jump gains `delta` there, which overflows when it had no slack.
@@ -838,27 +879,12 @@ impl<'a> OpGen<'a> {
             self.features.add(Feature::AdjustJmpOff);
             self.emit(Op::AdjustJmpOff { tgt: t, delta: 1 });
         }
-        // Rarely, a branch from the last subprog far back into subprog 0 (an
-        // invalid program from here on, so no more checkpoints): its span
-        // crosses subprogs, so patches in subprog 0 must still count for it.
+        // Patches, then (rarely) a long branch across subprogs, then more
+        // patches, some inside the last subprog.
+        self.large_patches(u, false)?;
         if u.ratio(1, 3)? {
-            let start = self.shadow.view().subprogs[1].start as usize;
-            let back = u.int_in_range(32_700..=32_768i64)?.min(start as i64);
-            self.transient = true;
-            self.emit(Op::Set { off: start + 1, insn: ja((-back) as i16) });
-        }
-        let n = u.int_in_range(1..=12)?;
-        for _ in 0..n {
-            let len = self.len();
-            let p = u.int_in_range(50..=len - 100)?;
-            let insn = self.insn(p);
-            if insn.target(p).is_some() || insn.is_ld_imm64() || self.second_half(p) || insn.is_exit() {
-                continue;
-            }
-            let k = u.int_in_range(1..=12)?;
-            let mut items: Vec<Item> = (0..k).map(|_| plain(u).map(Item::Plain)).collect::<Result<_>>()?;
-            items.push(Item::Orig);
-            self.patch_with(u, p, &items)?;
+            self.cross_subprog_branch(u)?;
+            self.large_patches(u, true)?;
         }
         Ok(())
     }
