@@ -15,7 +15,10 @@
 use patch_equiv::insn::build::*;
 use patch_equiv::insn::{code, field, op, pseudo, Insn};
 use patch_equiv::patcher::{ArrayPatcher, ListPatcher, PatchError, Patcher, EFAULT, ERANGE};
-use patch_equiv::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED};
+use patch_equiv::program::{Aux, FuncInfo, Program, INSN_DELETED};
+
+mod common;
+use common::{lines, prog, subs};
 
 /// Each name is a generic `cases::name::<P>(who)` run for both patchers.
 macro_rules! both {
@@ -76,24 +79,6 @@ both!(
 
 fn mk<P: Patcher>(p: &Program) -> P {
     P::new(p.clone()).unwrap_or_else(|e| panic!("fixture rejected: {e}"))
-}
-
-/// `from_insns` with an explicit subprog table `(start, linfo_idx)`; the fake
-/// exit entry (`start == len`, `linfo_idx == 0`) is appended.
-fn prog(insns: Vec<Insn>, subs: &[(u32, u32)]) -> Program {
-    let mut p = Program::from_insns(insns);
-    p.subprogs = subs.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect();
-    p.subprogs.push(Subprog { start: p.insns.len() as u32, linfo_idx: 0 });
-    p
-}
-
-/// Line-info records `(insn_off, line_off)`; `line_off` is the record identity.
-fn lines(recs: &[(u32, u32)]) -> Vec<LineInfo> {
-    recs.iter().map(|&(insn_off, line_off)| LineInfo { insn_off, line_off, ..LineInfo::default() }).collect()
-}
-
-fn subs(s: &[(u32, u32)]) -> Vec<Subprog> {
-    s.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect()
 }
 
 /// The aux entry `adjust_insn_aux_data` gives a non-last patchlet slot: zeroed

@@ -30,6 +30,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
+mod common;
+use common::{lines, prog, subs};
+
 // ---------------------------------------------------------------- helpers
 
 const D: u32 = INSN_DELETED;
@@ -173,24 +176,6 @@ fn touched(op: &Op) -> Vec<usize> {
         Op::HiddenSubprog { .. } => (0, 0),
     };
     (lo.saturating_sub(2)..hi + 2).collect()
-}
-
-/// `from_insns` with an explicit subprog table `(start, linfo_idx)`; the fake
-/// exit entry (`start == len`, `linfo_idx == 0`) is appended.
-fn prog(insns: Vec<Insn>, subs: &[(u32, u32)]) -> Program {
-    let mut p = Program::from_insns(insns);
-    p.subprogs = subs.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect();
-    p.subprogs.push(Subprog { start: p.insns.len() as u32, linfo_idx: 0 });
-    p
-}
-
-/// Line-info records `(insn_off, line_off)`; `line_off` is the record identity.
-fn lines(recs: &[(u32, u32)]) -> Vec<LineInfo> {
-    recs.iter().map(|&(insn_off, line_off)| LineInfo { insn_off, line_off, ..LineInfo::default() }).collect()
-}
-
-fn subs(s: &[(u32, u32)]) -> Vec<Subprog> {
-    s.iter().map(|&(start, linfo_idx)| Subprog { start, linfo_idx }).collect()
 }
 
 fn func_info(offs: &[u32]) -> Option<Vec<FuncInfo>> {
