@@ -24,6 +24,10 @@ static TRACK: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+// Why `unsafe` here (the only place in the crate): `GlobalAlloc` is an unsafe
+// trait, and measuring the patchers' peak heap needs a global allocator. Every
+// method only forwards to `System` with the caller's arguments and updates
+// atomic counters, so it upholds exactly the contract `System` does.
 unsafe impl GlobalAlloc for PeakAlloc {
     // SAFETY: forwards to the system allocator unchanged; only counts bytes.
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {

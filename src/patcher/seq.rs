@@ -15,7 +15,6 @@ const HALF: usize = MAX / 2;
 #[derive(Clone, Debug, Default)]
 struct Leaf {
     items: Vec<u32>,
-    marks: u32,
     parent: u32,
 }
 
@@ -67,11 +66,11 @@ impl Seq {
             for &id in chunk {
                 s.leaf_of[id as usize] = l;
             }
-            s.leaves.push(Leaf { items: chunk.to_vec(), marks: 0, parent: NIL });
+            s.leaves.push(Leaf { items: chunk.to_vec(), parent: NIL });
             level.push((l, chunk.len() as u32));
         }
         if level.is_empty() {
-            s.leaves.push(Leaf { items: Vec::new(), marks: 0, parent: NIL });
+            s.leaves.push(Leaf { items: Vec::new(), parent: NIL });
             return s;
         }
         let mut leaf_level = true;
@@ -192,9 +191,9 @@ impl Seq {
         }
         self.marked[id as usize] = on;
         let d: i64 = if on { 1 } else { -1 };
+        // A leaf's own marks are counted from `marked` when read; only the
+        // inner nodes above it keep counts.
         let leaf = self.leaf_of[id as usize];
-        let l = &mut self.leaves[leaf as usize];
-        l.marks = (l.marks as i64 + d) as u32;
         self.adjust_path(leaf, 0, d);
     }
 
@@ -227,7 +226,6 @@ impl Seq {
         }
         let l = &mut self.leaves[leaf as usize];
         l.items.splice(at..at, ids.iter().copied());
-        l.marks += dm as u32;
         self.len += ids.len();
         self.adjust_path(leaf, ids.len() as i64, dm);
         if self.leaves[leaf as usize].items.len() > MAX {
@@ -257,7 +255,6 @@ impl Seq {
             let count = chunk.len() as u32;
             let l = &mut self.leaves[id as usize];
             l.items = chunk;
-            l.marks = marks;
             new_nodes.push((id, count, marks));
         }
         self.replace_child(leaf, true, new_nodes);
@@ -363,9 +360,7 @@ impl Seq {
             let take = left.min(l.items.len() - at);
             let removed: Vec<u32> = l.items.drain(at..at + take).collect();
             let dm = removed.iter().filter(|&&x| self.marked[x as usize]).count();
-            let l = &mut self.leaves[leaf as usize];
-            l.marks -= dm as u32;
-            let empty = l.items.is_empty();
+            let empty = self.leaves[leaf as usize].items.is_empty();
             for &x in &removed {
                 self.leaf_of[x as usize] = NIL;
                 self.marked[x as usize] = false;
