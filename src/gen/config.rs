@@ -23,6 +23,10 @@ pub struct OpWeights {
     pub hidden: u8,
     /// The zext pass: `[orig, zext]` after every 32-bit def.
     pub zext: u8,
+    /// Speculation hardening over a run of consecutive slots (a hot region):
+    /// `[mov ax, limit; nospec; orig]` at every slot, as `convert_ctx_accesses`
+    /// and the ALU sanitation in `do_misc_fixups` place them.
+    pub nospec: u8,
     /// Patches of random shape at adversarial positions.
     pub random_patch: u8,
     /// Removals of ranges that keep the program valid (subprog heads, bodies).
@@ -43,6 +47,7 @@ impl Default for OpWeights {
             stack_init: 3,
             hidden: 3,
             zext: 5,
+            nospec: 2,
             random_patch: 8,
             random_remove: 4,
             set: 4,
@@ -130,7 +135,7 @@ impl Config {
         self.linfo_pct = self.linfo_pct.min(100);
         self.dead_pct = self.dead_pct.min(100);
         self.nop_pct = self.nop_pct.min(20);
-        self.max_ops = self.max_ops.min(512);
+        self.max_ops = self.max_ops.min(2048);
         self.large_pct = self.large_pct.min(100);
         if !self.line_info {
             self.linfo_pct = 0;
@@ -150,6 +155,7 @@ impl<'a> Arbitrary<'a> for OpWeights {
             stack_init: w()?,
             hidden: w()?,
             zext: w()?,
+            nospec: w()?,
             random_patch: w()?,
             random_remove: w()?,
             set: w()?,
@@ -163,8 +169,17 @@ impl<'a> Arbitrary<'a> for Config {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         // Rarely, programs at the kernel's subprog limit (256).
         let many = u.ratio(1, 64)?;
-        let c = Config {
-            max_insns: if many { 1024 } else { u.int_in_range(2..=200)? },
+        // Rarely, 1,100-1,500 slots and a long nospec run: about a thousand
+        // patches, enough to grow the list patcher's tree by a level.
+        let dense = !many && u.ratio(1, 256)?;
+        let mut c = Config {
+            max_insns: if many {
+                1024
+            } else if dense {
+                u.int_in_range(1100..=1500)?
+            } else {
+                u.int_in_range(2..=200)?
+            },
             max_subprogs: if many { 256 } else { u.int_in_range(1..=8)? },
             jump_pct: u.int_in_range(0..=40)?,
             jmp32: u.arbitrary()?,
@@ -181,10 +196,14 @@ impl<'a> Arbitrary<'a> for Config {
             max_insn_arrays: u.int_in_range(0..=3)?,
             dead_pct: u.int_in_range(0..=50)?,
             nop_pct: u.int_in_range(0..=10)?,
-            max_ops: u.int_in_range(1..=56)?,
+            max_ops: if dense { 2048 } else { u.int_in_range(1..=56)? },
             weights: u.arbitrary()?,
             large_pct: 1,
         };
+        if dense {
+            c.max_subprogs = c.max_subprogs.min(4);
+            c.weights.nospec = 10;
+        }
         Ok(c.sanitize())
     }
 }

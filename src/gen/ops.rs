@@ -245,6 +245,9 @@ impl<'a> OpGen<'a> {
         if on(u, w.stack_init)? {
             self.stack_init(u)?;
         }
+        if on(u, w.nospec)? {
+            self.nospec_pass(u)?;
+        }
         self.extras(u)?;
         if on(u, w.zext)? {
             self.zext_pass(u)?;
@@ -820,36 +823,68 @@ impl<'a> OpGen<'a> {
         Ok(())
     }
 
+    /// Speculation hardening of a run of consecutive slots (`i + delta`):
+    /// `[mov ax, limit; nospec; orig]` before every slot but `ld_imm64` pairs.
+    /// Long runs grow the list patcher's tree past a level, which split paths
+    /// short programs never reach.
+    fn nospec_pass(&mut self, u: &mut Unstructured) -> Result<()> {
+        let len = self.len();
+        let n = u.int_in_range(len / 2..=len)?;
+        let start = u.int_in_range(0..=len - n)?;
+        let mut delta = 0usize;
+        for i in start..start + n {
+            if self.full() {
+                break;
+            }
+            let p = i + delta;
+            if self.insn(p).is_ld_imm64() || self.second_half(p) {
+                continue;
+            }
+            let limit = mov64_imm(AX, (i % 4096) as i32);
+            if self.patch_with(u, p, &[Item::Plain(limit), Item::Plain(NOSPEC), Item::Orig])? {
+                delta += 2;
+            }
+        }
+        Ok(())
+    }
+
     /// Programs over 32767 slots: patches inside the long branches' spans
     /// until one does not fit (`-ERANGE`), with reads in between.
     /// A long branch whose span crosses subprogs (an invalid program from here
     /// on, so no more checkpoints): from the last subprog far back into
     /// subprog 0, or from subprog 0 to the program end. Patches anywhere in
-    /// its span must still count for it in the range watch.
-    fn cross_subprog_branch(&mut self, u: &mut Unstructured) -> Result<()> {
+    /// its span must still count for it in the range watch; returns the first
+    /// slot of subprog 0 inside the span.
+    fn cross_subprog_branch(&mut self, u: &mut Unstructured) -> Result<usize> {
         let start = self.shadow.view().subprogs[1].start as usize;
         let len = self.len();
         self.transient = true;
         if u.arbitrary()? {
             let back = u.int_in_range(32_700..=32_768i64)?.min(start as i64);
             self.emit(Op::Set { off: start + 1, insn: ja((-back) as i16) });
+            Ok(start + 2 - back as usize)
         } else {
             let fwd = u.int_in_range(32_700..=32_767i64)?.min(len as i64 - 3);
-            self.emit(Op::Set { off: len - 1 - fwd as usize, insn: ja(fwd as i16) });
+            let off = len - 1 - fwd as usize;
+            self.emit(Op::Set { off, insn: ja(fwd as i16) });
+            Ok(off + 1)
         }
-        Ok(())
     }
 
-    /// A few patches inside the long subprog 0 (and with `last`, also inside
-    /// the short last subprog), never at a branch, pair or exit.
-    fn large_patches(&mut self, u: &mut Unstructured, last: bool) -> Result<()> {
+    /// A few patches inside the long subprog 0. With `span` (the first slot of
+    /// subprog 0 a cross-subprog branch covers), also at the head of the short
+    /// last subprog and inside that branch's span on the subprog 0 side, so
+    /// the patches that shrink its slack fall in either subprog. Never at a
+    /// branch, pair or exit.
+    fn large_patches(&mut self, u: &mut Unstructured, span: Option<usize>) -> Result<()> {
         let n = u.int_in_range(1..=12)?;
         for _ in 0..n {
             let len = self.len();
-            let p = if last && u.arbitrary()? {
-                self.shadow.view().subprogs[1].start as usize + u.int_in_range(0..=1)?
-            } else {
-                u.int_in_range(50..=len - 100)?
+            let last = self.shadow.view().subprogs[1].start as usize;
+            let p = match (span, u.int_in_range(0..=2u8)?) {
+                (Some(_), 0) => last + u.int_in_range(0..=1)?,
+                (Some(lo), 1) if lo.max(50) + 2 < last => u.int_in_range(lo.max(50)..=last - 2)?,
+                _ => u.int_in_range(50..=len - 100)?,
             };
             let insn = self.insn(p);
             if insn.target(p).is_some() || insn.is_ld_imm64() || self.second_half(p) || insn.is_exit() {
@@ -879,12 +914,12 @@ impl<'a> OpGen<'a> {
             self.features.add(Feature::AdjustJmpOff);
             self.emit(Op::AdjustJmpOff { tgt: t, delta: 1 });
         }
-        // Patches, then (rarely) a long branch across subprogs, then more
-        // patches, some inside the last subprog.
-        self.large_patches(u, false)?;
-        if u.ratio(1, 3)? {
-            self.cross_subprog_branch(u)?;
-            self.large_patches(u, true)?;
+        // Patches, then (every other time) a long branch across subprogs, then
+        // more patches, in its span on both sides of the subprog boundary.
+        self.large_patches(u, None)?;
+        if u.ratio(1, 2)? {
+            let lo = self.cross_subprog_branch(u)?;
+            self.large_patches(u, Some(lo))?;
         }
         Ok(())
     }

@@ -128,7 +128,9 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> Result<(Program, ProgramI
     } else {
         u.int_in_range(1..=cfg.max_subprogs.max(1))?
     };
-    let total = u.int_in_range(2 * n_sub..=cfg.max_insns.max(2 * n_sub))?;
+    // With a high limit, also sit near it half of the time.
+    let lo = if cfg.max_insns >= 1024 && u.ratio(1, 2)? { cfg.max_insns * 3 / 4 } else { 0 };
+    let total = u.int_in_range((2 * n_sub).max(lo)..=cfg.max_insns.max(2 * n_sub))?;
     let sizes = split_sizes(u, total, n_sub)?;
     let mut starts = vec![0usize];
     for s in &sizes {

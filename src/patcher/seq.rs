@@ -395,10 +395,17 @@ impl Seq {
         inner.marks.remove(idx);
         if inner.children.is_empty() {
             self.detach(parent, false);
-        } else if parent == self.root && inner.children.len() == 1 {
-            // Shrink the tree when the root has a single child.
-            let only = inner.children[0];
-            self.free_inners.push(parent);
+        } else if parent == self.root {
+            self.shrink_root();
+        }
+    }
+
+    /// Replace a root with a single child by that child, level by level (a
+    /// child may itself have been left with one child while not the root).
+    fn shrink_root(&mut self) {
+        while self.height > 0 && self.inners[self.root as usize].children.len() == 1 {
+            let only = self.inners[self.root as usize].children[0];
+            self.free_inners.push(self.root);
             self.root = only;
             self.height -= 1;
             self.set_parent(only, self.height == 0, NIL);
@@ -485,5 +492,50 @@ mod tests {
             assert_eq!(s.len(), model.len());
         }
         assert_eq!(s.to_vec(), model);
+    }
+
+    /// Bulk inserts until the root splits with inner children (height 3),
+    /// then removals until the tree shrinks back to a leaf, against a Vec:
+    /// every split and detach path at every level, as a million-patch
+    /// program takes them.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn grows_and_shrinks_through_three_levels() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut model: Vec<u32> = (0..40).collect();
+        let mut s = Seq::from_ids(&model, 40);
+        let mut next = 40u32;
+        let check = |s: &Seq, model: &[u32], rng: &mut rand_chacha::ChaCha8Rng| {
+            assert_eq!(s.len(), model.len());
+            for _ in 0..20 {
+                if model.is_empty() {
+                    break;
+                }
+                let pos = rng.gen_range(0..model.len());
+                assert_eq!(s.get(pos), Some(model[pos]));
+                assert_eq!(s.rank(model[pos]), pos);
+            }
+        };
+        let mut max_height = 0;
+        while s.height < 3 || model.len() < 120_000 {
+            let pos = rng.gen_range(0..=model.len());
+            let k = rng.gen_range(1..=400);
+            let ids: Vec<u32> = (next..next + k).collect();
+            next += k;
+            s.reserve_ids(next as usize);
+            s.insert(pos, &ids);
+            model.splice(pos..pos, ids);
+            max_height = max_height.max(s.height);
+            check(&s, &model, &mut rng);
+        }
+        assert_eq!(s.to_vec(), model);
+        while model.len() > 1 {
+            let pos = rng.gen_range(0..model.len());
+            let cnt = rng.gen_range(1..=(model.len() - pos).min(2_000));
+            assert_eq!(s.remove(pos, cnt), model.drain(pos..pos + cnt).collect::<Vec<_>>());
+            check(&s, &model, &mut rng);
+        }
+        assert_eq!(s.to_vec(), model);
+        assert!(max_height >= 3 && s.height == 0, "heights: max {max_height}, end {}", s.height);
     }
 }
