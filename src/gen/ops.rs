@@ -1,8 +1,8 @@
 //! Operation sequences shaped like the verifier's rewrite passes, in the
 //! kernel's order (bpf_loop inlining, dead-code elimination, ctx conversion,
-//! misc fixups, hidden subprog, may_goto stack init, zext), with the callers'
-//! `i + delta` current-index convention, plus patches, removals and in-place
-//! writes at adversarial positions and reads in between.
+//! misc fixups, hidden subprog, may_goto stack init, nospec runs, zext), with
+//! the callers' `i + delta` current-index convention, plus patches, removals
+//! and in-place writes at adversarial positions and reads in between.
 //!
 //! A shadow `ArrayPatcher` follows the sequence so every choice is made on the
 //! current program. Invariant: the program passes `Program::validate()` after
