@@ -201,11 +201,18 @@ fn report_keeps_divergences_from_both_summary_schemas() {
     // Only the new summary has ops and seconds; the old one is named as incomplete.
     assert_eq!(value(&totals, "operations"), "40000");
     assert!(md.contains("give no ops, seconds or feature counts") && md.contains("run-old-divergence.txt"), "{md}");
-    assert!(md.contains("**2 divergence(s) found**"), "{md}");
+    assert!(md.contains("DIVERGENCE: 2 divergence(s) found"), "{md}");
     assert!(md.contains("reproduce with `cargo run --release -q -- replay artifacts/seed-7-case-1233.case`"), "{md}");
     assert!(md.contains("shrunk case `artifacts/seed-7-case-1233.case`"), "{md}");
-    // A feature only a newer generator knows is listed, not dropped.
-    assert_eq!(value(&table(&md, "Generator features"), "a feature from a newer generator"), "5");
+    // A feature only a newer generator knows is listed, not dropped; one no
+    // summary reports is shown as such, not as never reached.
+    let features = table(&md, "Generator features");
+    assert_eq!(value(&features, "a feature from a newer generator"), "5");
+    assert_eq!(value(&features, "gotol"), "100");
+    assert_eq!(value(&features, "pseudo call"), "—");
+    let unreported = md.lines().find(|l| l.starts_with("Not reported by any summary")).expect("unreported line");
+    assert!(unreported.contains("`pseudo call`") && !unreported.contains("`gotol`"), "{unreported}");
+    assert!(md.contains("Never reached: none"), "{md}");
 }
 
 #[test]

@@ -176,7 +176,12 @@ fn check_kind(path: &Path, kind: &Option<String>, version: Option<u64>, want: &s
 }
 
 pub fn read_run(path: &Path) -> Result<RunSummary, String> {
-    let r: RunSummary = json_doc(path, &read(path)?, "a `run --json` summary")?;
+    parse_run(path, &read(path)?)
+}
+
+/// A run summary from `text`; `path` names it in errors.
+pub fn parse_run(path: &Path, text: &str) -> Result<RunSummary, String> {
+    let r: RunSummary = json_doc(path, text, "a `run --json` summary")?;
     check_kind(path, &r.kind, r.version, "run")?;
     if r.seconds.is_some_and(|s| !(s >= 0.0 && s.is_finite())) {
         return Err(format!("{}: \"seconds\" must be a non-negative number", path.display()));
@@ -185,13 +190,21 @@ pub fn read_run(path: &Path) -> Result<RunSummary, String> {
 }
 
 pub fn read_bench(path: &Path) -> Result<BenchInput, String> {
-    let b: BenchInput = json_doc(path, &read(path)?, "`bench --json` output")?;
+    parse_bench(path, &read(path)?)
+}
+
+pub fn parse_bench(path: &Path, text: &str) -> Result<BenchInput, String> {
+    let b: BenchInput = json_doc(path, text, "`bench --json` output")?;
     check_kind(path, &b.kind, None, "bench")?;
     Ok(b)
 }
 
 pub fn read_replay(path: &Path) -> Result<ReplayResult, String> {
-    let r: ReplayResult = json_doc(path, &read(path)?, "a `replay --json` result")?;
+    parse_replay(path, &read(path)?)
+}
+
+pub fn parse_replay(path: &Path, text: &str) -> Result<ReplayResult, String> {
+    let r: ReplayResult = json_doc(path, text, "a `replay --json` result")?;
     check_kind(path, &r.kind, r.version, "replay")?;
     Ok(r)
 }

@@ -190,7 +190,7 @@ pub fn document(ev: &Evidence) -> Vec<Block> {
         )
     } else {
         format!(
-            "**{} divergence(s) found** in {} generated cases: see \"Divergences\" below for the reproducers.",
+            "DIVERGENCE: {} divergence(s) found in {} generated cases; see \"Divergences\" below for the reproducers.",
             t.divergences, t.cases
         )
     };
