@@ -262,7 +262,7 @@ pub fn w4_remove<P: Drive + ?Sized>(p: &mut P) -> usize {
 }
 
 /// One row of the table.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub workload: String,
     pub insns: usize,

@@ -101,6 +101,8 @@ pub enum Cmd {
     },
     /// Print the default generator config as JSON (a starting point for --config).
     Config,
+    /// Write the evidence report (Markdown or HTML) from run, bench, replay and mutation results.
+    Report(crate::report::Args),
 }
 
 fn default_jobs() -> usize {
@@ -208,6 +210,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             Ok(0)
         }
         Cmd::Bench { quick, json, plot } => crate::bench::cmd(quick, json, plot.as_deref()).map_err(bad),
+        Cmd::Report(args) => crate::report::cmd(&args).map_err(bad),
         Cmd::Config => {
             println!("{}", serde_json::to_string_pretty(&Config::default()).expect("config serializes"));
             Ok(0)

@@ -21,5 +21,6 @@ pub mod op;
 pub mod patcher;
 pub mod program;
 pub mod replay;
+pub mod report;
 pub mod shrink;
 pub mod vectors;

@@ -1,6 +1,7 @@
 //! Raw bytes → every reader the CLI has: the `.case` parser, the kernel-vector
 //! JSON Lines parser (plain and gzip), `import` (`gen::from_bytes`) and the
-//! `--config` reader. Readers must refuse bad input with an error, never panic
+//! `--config` reader, and the `report` readers (run, bench and replay JSON, the
+//! mutation score) with both renderings. Readers must refuse bad input with an error, never panic
 //! or allocate out of proportion; a parsed case that passes `Program::validate`
 //! then runs through both patchers, so parseable-but-malformed ops reach their
 //! precondition checks, and the writer's text must read back as the same case.
@@ -8,6 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use patch_equiv::case::Case;
 use patch_equiv::patcher::{ArrayPatcher, ListPatcher};
+use patch_equiv::report::{self, doc, inputs};
 use patch_equiv::{case_file, equiv, gen, vectors};
 
 /// What `show` prints must be what `replay` reads.
@@ -66,4 +68,20 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cfg) = serde_json::from_str::<gen::Config>(&text) {
         let _ = cfg.sanitize();
     }
+    reported(&text);
 });
+
+/// The `report` readers on the same text, then both renderings of what they read.
+fn reported(text: &str) {
+    let p = std::path::Path::new("fuzz.json");
+    let mut ev = report::Evidence::default();
+    if let Ok(r) = inputs::parse_run(p, text) {
+        ev.runs.push(("fuzz.json".into(), r));
+    }
+    ev.bench = inputs::parse_bench(p, text).ok().map(|b| ("fuzz.json".into(), b));
+    ev.replays.extend(inputs::parse_replay(p, text).ok().map(|r| ("fuzz.json".into(), r)));
+    ev.mutation = inputs::parse_mutation(text).ok().map(|m| ("fuzz.txt".into(), m));
+    let blocks = report::document(&ev);
+    let _ = doc::render(report::TITLE, &blocks, doc::Format::Markdown);
+    let _ = doc::render(report::TITLE, &blocks, doc::Format::Html);
+}
