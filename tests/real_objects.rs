@@ -270,3 +270,67 @@ fn without_programs_the_generated_cases_are_unchanged() {
         assert_eq!(plain.case.ops, with.case.ops, "case {k}");
     }
 }
+
+/// Writes `corpus/real-*.case`: cases cut from real programs (a seeded
+/// real-program case whose ops the tool accepts, cut at the first kernel
+/// error), with the oracle's outcome as the expectation and the C source
+/// lines as comments. Run after changing the objects or the generator:
+/// `cargo test --release --test real_objects -- --ignored write_real_program_corpus`
+#[test]
+#[ignore]
+fn write_real_program_corpus() {
+    use patch_equiv::case::Expect;
+    let set = real();
+    let cfg = Config { real_pct: 100, ..Config::default() };
+    let wanted = [
+        ("subprogs.bpf.o", "loop_calls", "bpf-loop-callback-and-subprogs"),
+        ("subprogs.bpf.o", "nested_calls", "global-and-static-subprogs"),
+        ("tailcall.bpf.o", "classify", "tail-call-pokes"),
+        ("tailcall.bpf.o", "subprog_tail", "tail-call-in-subprog"),
+        ("may_goto.bpf.o", "bounded", "may-goto-loop"),
+        ("xdp_parser.bpf.o", "xdp_parse", "xdp-parser"),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    for (file, prog, what) in wanted {
+        let name = format!("{file}:{prog}");
+        let (k, mut case) = (0..100_000u64)
+            .find_map(|k| {
+                let g = generate_case_from(31, k, Some(&cfg), Some(&set)).ok()?;
+                (g.real.as_deref() == Some(name.as_str()) && g.case.ops.len() >= 12).then_some((k, g.case))
+            })
+            .expect("a case from the program");
+        // Cut at the first error; refuse cases with a tool (precondition) error.
+        let mut p = ArrayPatcher::new(case.prog.clone()).unwrap();
+        let mut expect = None;
+        for (j, op) in case.ops.iter().enumerate() {
+            if let Err(e) = op.apply(&mut p) {
+                match e.errno() {
+                    Some(errno) => expect = Some((j, errno)),
+                    None => expect = Some((j, 0)),
+                }
+                break;
+            }
+        }
+        case.expect = Some(match expect {
+            Some((j, 0)) => {
+                case.ops.truncate(j);
+                let mut q = ArrayPatcher::new(case.prog.clone()).unwrap();
+                for op in &case.ops {
+                    op.apply(&mut q).unwrap();
+                }
+                Expect::Ok(q.into_program())
+            }
+            Some((j, errno)) => {
+                case.ops.truncate(j + 1);
+                Expect::Fail { op: j, errno }
+            }
+            None => Expect::Ok(p.into_program()),
+        });
+        case.name = format!("real-{what}: seed-31-case-{k} from {name}, expectation from the array patcher");
+        let imp = object(file).import(prog).unwrap();
+        let text = case_file::to_text_annotated(&case, &|i| imp.source_line(i));
+        let path = dir.join(format!("real-{what}.case"));
+        std::fs::write(&path, text).unwrap();
+        eprintln!("{}: {} ops", path.display(), case.ops.len());
+    }
+}
