@@ -52,6 +52,7 @@ fn every_program_of_the_set_imports_and_validates() {
         [
             "may_goto.bpf.o:bounded",
             "pyperf.bpf.o:pyperf",
+            "stackwalk.bpf.o:walk",
             "subprogs.bpf.o:loop_calls",
             "subprogs.bpf.o:nested_calls",
             "tailcall.bpf.o:classify",
@@ -61,6 +62,76 @@ fn every_program_of_the_set_imports_and_validates() {
             "xdp_parser.bpf.o:xdp_parse",
         ]
     );
+}
+
+/// The structural traits of a program that the kernel vectors' real
+/// programs are described by.
+#[derive(Debug)]
+struct Traits {
+    len: usize,
+    subprogs: usize,
+    pseudo_calls: usize,
+    pseudo_funcs: usize,
+    map_refs: usize,
+    jmp32: usize,
+    linfo_per_insn: f64,
+    func_info: bool,
+}
+
+fn traits(p: &Program) -> Traits {
+    let half = Program::second_halves(&p.insns);
+    let live = |i: &usize| !half[*i];
+    let count = |f: &dyn Fn(&patch_equiv::insn::Insn) -> bool| (0..p.len()).filter(live).filter(|&i| f(&p.insns[i])).count();
+    Traits {
+        len: p.len(),
+        subprogs: p.subprog_cnt(),
+        pseudo_calls: count(&|x| x.is_pseudo_call()),
+        pseudo_funcs: count(&|x| x.is_pseudo_func()),
+        map_refs: count(&|x| x.is_ld_imm64() && matches!(x.src, pseudo::MAP_FD | pseudo::MAP_VALUE)),
+        jmp32: count(&|x| x.class() == 6),
+        linfo_per_insn: p.linfo.len() as f64 / p.len() as f64,
+        func_info: p.func_info.is_some(),
+    }
+}
+
+/// Whether `ours` has every trait `theirs` has, at least as much of it
+/// (lengths and call counts within a factor of two).
+fn covers(ours: &Traits, theirs: &Traits) -> bool {
+    (ours.len * 2 >= theirs.len)
+        && ours.subprogs >= theirs.subprogs
+        && ours.pseudo_calls * 2 >= theirs.pseudo_calls
+        && (theirs.pseudo_funcs == 0 || ours.pseudo_funcs > 0)
+        && (theirs.map_refs == 0 || ours.map_refs > 0)
+        && (theirs.jmp32 == 0 || ours.jmp32 > 0)
+        && ours.linfo_per_insn * 2.0 >= theirs.linfo_per_insn
+        && (ours.func_info || !theirs.func_info)
+}
+
+#[test]
+fn every_real_program_of_the_kernel_vectors_has_a_counterpart_here() {
+    // real-public-030 starts from four clang-built programs (an XDP parser
+    // with a bpf_loop callback and subprogs, a loop-heavy tracepoint, two
+    // unrolled stack walkers). Each must have an imported program here with
+    // the same traits; the vectors themselves pass in kernel_vectors.rs, and
+    // campaigns on the imports are checked below.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/kernel-vectors/real-public-030.jsonl.gz");
+    let cases = patch_equiv::replay::load_file(&path).unwrap();
+    let mut theirs: Vec<Program> = Vec::new();
+    for c in cases {
+        if !theirs.iter().any(|p| p.insns == c.prog.insns) {
+            theirs.push(c.prog);
+        }
+    }
+    assert_eq!(theirs.len(), 4, "distinct starting programs in real-public-030");
+    let set = real();
+    let (progs, _) = load_all(&[bpf_dir()]).unwrap();
+    assert_eq!(progs.len(), set.len());
+    for t in &theirs {
+        let tt = traits(t);
+        let found = progs.iter().find(|(_, p)| covers(&traits(p), &tt));
+        let (name, _) = found.unwrap_or_else(|| panic!("no imported program covers a vector program: {tt:?}"));
+        eprintln!("vector program of {} insns, {} subprogs, {} pseudo calls: covered by {name}", tt.len, tt.subprogs, tt.pseudo_calls);
+    }
 }
 
 #[test]
