@@ -81,7 +81,8 @@ struct Traits {
 fn traits(p: &Program) -> Traits {
     let half = Program::second_halves(&p.insns);
     let live = |i: &usize| !half[*i];
-    let count = |f: &dyn Fn(&patch_equiv::insn::Insn) -> bool| (0..p.len()).filter(live).filter(|&i| f(&p.insns[i])).count();
+    let count =
+        |f: &dyn Fn(&patch_equiv::insn::Insn) -> bool| (0..p.len()).filter(live).filter(|&i| f(&p.insns[i])).count();
     Traits {
         len: p.len(),
         subprogs: p.subprog_cnt(),
@@ -130,7 +131,10 @@ fn every_real_program_of_the_kernel_vectors_has_a_counterpart_here() {
         let tt = traits(t);
         let found = progs.iter().find(|(_, p)| covers(&traits(p), &tt));
         let (name, _) = found.unwrap_or_else(|| panic!("no imported program covers a vector program: {tt:?}"));
-        eprintln!("vector program of {} insns, {} subprogs, {} pseudo calls: covered by {name}", tt.len, tt.subprogs, tt.pseudo_calls);
+        eprintln!(
+            "vector program of {} insns, {} subprogs, {} pseudo calls: covered by {name}",
+            tt.len, tt.subprogs, tt.pseudo_calls
+        );
     }
 }
 
