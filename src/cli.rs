@@ -166,6 +166,16 @@ fn load_programs(path: &Option<PathBuf>) -> Result<Option<crate::gen::RealProgra
     Ok(Some(crate::gen::RealPrograms::new(progs)))
 }
 
+/// ` --plant FAULT` for a printed command, or nothing.
+fn plant_arg(plant: Option<Fault>) -> String {
+    plant.map_or(String::new(), |f| {
+        format!(
+            " --plant {}",
+            clap::ValueEnum::to_possible_value(&f).map_or(String::new(), |v| v.get_name().to_string())
+        )
+    })
+}
+
 /// ` --programs PATH` for a printed command, or nothing.
 fn programs_arg(path: &Option<PathBuf>) -> String {
     path.as_ref().map_or(String::new(), |p| format!(" --programs {}", p.display()))
@@ -199,17 +209,10 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         Cmd::Run { seed, cases, time, jobs, config, out, json, plant, programs } => {
             let cfg = load_config(&config)?;
             let real = load_programs(&programs)?;
-            cmd_run(
-                seed,
-                cases,
-                time,
-                jobs,
-                cfg,
-                &out,
-                json,
-                plant,
-                real.as_ref().map(|r| (r, programs_arg(&programs))),
-            )
+            // The flags besides --seed/--case that `repro` needs to regenerate a case.
+            let config_arg = config.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display()));
+            let repro_args = format!("{config_arg}{}", programs_arg(&programs));
+            cmd_run(seed, cases, time, jobs, cfg, &out, json, plant, real.as_ref(), &repro_args)
         }
         Cmd::Repro { seed, case_idx, config, programs, plant, out } => {
             let cfg = load_config(&config)?;
@@ -221,8 +224,12 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             }
             match checker(plant)(&g.case).divergence() {
                 Some(mut r) => {
-                    r.reproduce =
-                        Some(format!("patch-equiv repro --seed {seed} --case {case_idx}{}", programs_arg(&programs)));
+                    r.reproduce = Some(format!(
+                        "patch-equiv repro --seed {seed} --case {case_idx}{}{}{}",
+                        config.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display())),
+                        programs_arg(&programs),
+                        plant_arg(plant)
+                    ));
                     println!("{r}");
                     Ok(1)
                 }
@@ -327,7 +334,8 @@ fn cmd_run(
     out: &Path,
     json: bool,
     plant: Option<Fault>,
-    real: Option<(&crate::gen::RealPrograms, String)>,
+    real: Option<&crate::gen::RealPrograms>,
+    repro_args: &str,
 ) -> Result<i32, Exit> {
     if jobs == 0 {
         return Err(bad("--jobs must be at least 1"));
@@ -356,10 +364,6 @@ fn cmd_run(
     let started = Instant::now();
     let mut last_line = Instant::now();
     let check = checker(plant);
-    let (real, programs_arg) = match real {
-        Some((r, arg)) => (Some(r), arg),
-        None => (None, String::new()),
-    };
     let outcome = campaign::run_from(seed, cases, time, jobs, cfg.as_ref(), real, check, |done, stats| {
         if let Some(b) = &bar {
             b.set_position(done);
@@ -384,14 +388,9 @@ fn cmd_run(
         let mut small_report = check(&small).divergence().unwrap_or(report);
         let path = out.join(format!("seed-{seed}-case-{k}.case"));
         write_case(&path, &small)?;
-        let plant_arg = plant.map_or(String::new(), |f| {
-            format!(
-                " --plant {}",
-                clap::ValueEnum::to_possible_value(&f).map_or(String::new(), |v| v.get_name().to_string())
-            )
-        });
+        let plant_arg = plant_arg(plant);
         small_report.reproduce = Some(format!(
-            "patch-equiv replay{plant_arg} {}   (original: patch-equiv repro --seed {seed} --case {k}{programs_arg}{plant_arg})",
+            "patch-equiv replay{plant_arg} {}   (original: patch-equiv repro --seed {seed} --case {k}{repro_args}{plant_arg})",
             path.display()
         ));
         println!("{small_report}");
