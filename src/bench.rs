@@ -1,6 +1,7 @@
 //! `patch-equiv bench`: the array and list patchers timed in the same run on
 //! the workloads of the benchmark issue (W1 pyperf180 scale, W2 the 2019
-//! table, W3 random positions, W4 removal-heavy, and the seeded runner).
+//! table, W3 random positions, W4 removal-heavy, W5 a clang-built program
+//! from tests/bpf, and the seeded runner).
 //! The same driver runs both patchers, so both do exactly the same ops; the
 //! final programs are compared after every workload.
 
@@ -199,6 +200,21 @@ pub fn w3_random<P: Drive + ?Sized>(p: &mut P, n: usize, seed: u64) -> usize {
         }
     }
     n
+}
+
+/// W5's program: the pyperf-like object of tests/bpf, imported as the
+/// verifier gets it (about 10k instructions, line info on most of them).
+pub fn w5_program() -> Result<Program, String> {
+    let data: &[u8] = include_bytes!("../tests/bpf/pyperf.bpf.o");
+    let obj = crate::obj::ObjectFile::parse(data).map_err(|e| format!("pyperf.bpf.o: {e}"))?;
+    obj.import("pyperf").map(|i| i.program).map_err(|e| format!("pyperf.bpf.o: {e}"))
+}
+
+/// W5: the W1 pass sequence (ctx loads, helper inlining and div guards, zext)
+/// on the real program: its helper calls and 32-bit defs are where clang put
+/// them, not where a generator did.
+pub fn w5_passes<P: Drive + ?Sized>(p: &mut P) -> usize {
+    w1_passes(p, 11)
 }
 
 /// A program for W4: a fraction of slots unseen (in runs) or `ja +0` nops.
@@ -460,6 +476,8 @@ pub fn rows(quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String>
         let ops = (n4 as f64 * if nops { 0.23 } else { 0.03 }) as usize;
         push(row(&name, &prog, ops, -1.0, cap, false, &|p, _| w4_remove(p))?, &mut out);
     }
+    let w5 = w5_program()?;
+    push(row("W5 pyperf-like clang object, passes", &w5, 5_000, 2.0, cap, false, &|p, _| w5_passes(p))?, &mut out);
     Ok(out)
 }
 

@@ -21,7 +21,7 @@ pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
 }
 
 use crate::equiv::{self, Report};
-use crate::gen::{self, Config, Feature, Stats};
+use crate::gen::{self, Config, Feature, RealPrograms, Stats};
 use crate::patcher::{ArrayPatcher, ListPatcher};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -46,18 +46,38 @@ pub struct Outcome {
 
 /// Generate case `k` (from the swarm config in its bytes, or `cfg`).
 pub fn generate_case(seed: u64, k: u64, cfg: Option<&Config>) -> arbitrary::Result<gen::GenCase> {
+    generate_case_from(seed, k, cfg, None)
+}
+
+/// The same, with real programs to start from (`run --programs`).
+pub fn generate_case_from(
+    seed: u64,
+    k: u64,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+) -> arbitrary::Result<gen::GenCase> {
     let bytes = case_bytes(seed, k);
-    let mut g = match cfg {
-        Some(c) => gen::from_bytes_with(c, &bytes)?,
-        None => gen::from_bytes(&bytes)?.1,
+    let mut g = match (cfg, real) {
+        (_, Some(r)) => gen::from_bytes_real(cfg, &bytes, r)?,
+        (Some(c), None) => gen::from_bytes_with(c, &bytes)?,
+        (None, None) => gen::from_bytes(&bytes)?.1,
     };
-    g.case.name = format!("seed-{seed}-case-{k}");
+    g.case.name = match &g.real {
+        Some(r) => format!("seed-{seed}-case-{k} from {r}"),
+        None => format!("seed-{seed}-case-{k}"),
+    };
     Ok(g)
 }
 
-fn one(seed: u64, k: u64, cfg: Option<&Config>, check: Checker) -> (Stats, Option<(u64, Report)>) {
+fn one(
+    seed: u64,
+    k: u64,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+    check: Checker,
+) -> (Stats, Option<(u64, Report)>) {
     let mut stats = Stats::default();
-    match generate_case(seed, k, cfg) {
+    match generate_case_from(seed, k, cfg, real) {
         Err(_) => stats.rejected += 1,
         Ok(g) => {
             let checked = check(&g.case);
@@ -66,6 +86,9 @@ fn one(seed: u64, k: u64, cfg: Option<&Config>, check: Checker) -> (Stats, Optio
                 f.add(Feature::Erange);
             }
             stats.record(f, g.case.ops.len());
+            if let Some(name) = &g.real {
+                stats.record_real(name);
+            }
             if let Some(r) = checked.divergence() {
                 return (stats, Some((k, r)));
             }
@@ -87,6 +110,21 @@ pub fn run(
     jobs: usize,
     cfg: Option<&Config>,
     check: Checker,
+    progress: impl FnMut(u64, &Stats),
+) -> Outcome {
+    run_from(seed, cases, seconds, jobs, cfg, None, check, progress)
+}
+
+/// `run` with real programs to start from (`run --programs`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_from(
+    seed: u64,
+    cases: Option<u64>,
+    seconds: Option<f64>,
+    jobs: usize,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+    check: Checker,
     mut progress: impl FnMut(u64, &Stats),
 ) -> Outcome {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
@@ -100,7 +138,7 @@ pub fn run(
         }
         let end = (done + CHUNK).min(limit);
         let results: Vec<(Stats, Option<(u64, Report)>)> =
-            pool.install(|| (done..end).into_par_iter().map(|k| one(seed, k, cfg, check)).collect());
+            pool.install(|| (done..end).into_par_iter().map(|k| one(seed, k, cfg, real, check)).collect());
         let mut first: Option<(u64, Report)> = None;
         for (s, d) in results {
             stats.merge(&s);

@@ -45,8 +45,14 @@ fn bytes(i: &Insn) -> String {
     i.encode().iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
-fn insn_lines(out: &mut String, insns: &[Insn], aux: Option<&[Aux]>, indent: &str) {
+/// A comment for instruction `k` (e.g. its source line), printed above it.
+pub type Annotate<'a> = &'a dyn Fn(usize) -> Option<String>;
+
+fn insn_lines(out: &mut String, insns: &[Insn], aux: Option<&[Aux]>, indent: &str, note: Annotate) {
     for (k, i) in insns.iter().enumerate() {
+        if let Some(n) = note(k) {
+            let _ = writeln!(out, "{indent}; {}", n.replace(['\n', '\r'], " "));
+        }
         let next = insns.get(k + 1);
         let prev_ld = k > 0 && insns[k - 1].is_ld_imm64();
         let text = if prev_ld { "(ld_imm64 hi)".to_string() } else { disasm(i, next) };
@@ -69,10 +75,10 @@ fn insn_lines(out: &mut String, insns: &[Insn], aux: Option<&[Aux]>, indent: &st
     }
 }
 
-fn program_text(out: &mut String, p: &Program) {
+fn program_text(out: &mut String, p: &Program, note: Annotate) {
     let _ = writeln!(out, "program");
     let _ = writeln!(out, "insns {}", p.insns.len());
-    insn_lines(out, &p.insns, Some(&p.aux), "  ");
+    insn_lines(out, &p.insns, Some(&p.aux), "  ", note);
     let _ = writeln!(out, "subprogs {} hidden {}", p.subprog_cnt(), p.hidden_subprog_cnt);
     for (k, s) in p.subprogs.iter().enumerate() {
         let what = if k + 1 == p.subprogs.len() { "fake exit".to_string() } else { format!("subprog {k}") };
@@ -129,6 +135,12 @@ pub fn op_line(op: &Op) -> String {
 
 /// The whole case as text.
 pub fn to_text(case: &Case) -> String {
+    to_text_annotated(case, &|_| None)
+}
+
+/// The whole case as text, with a comment line above each instruction of the
+/// input program that `note` has one for (comments do not change the case).
+pub fn to_text_annotated(case: &Case, note: Annotate) -> String {
     let mut out = format!("{MAGIC} {VERSION}\n");
     // One line that reads back as the same name: whitespace runs (newlines
     // included) become one space, and `;` would start a comment.
@@ -139,12 +151,12 @@ pub fn to_text(case: &Case) -> String {
     if case.ignore_tokens {
         let _ = writeln!(out, "ignore_tokens");
     }
-    program_text(&mut out, &case.prog);
+    program_text(&mut out, &case.prog, note);
     let _ = writeln!(out, "ops {}", case.ops.len());
     for op in &case.ops {
         let _ = writeln!(out, "  {}", op_line(op));
         if let Op::Patch { insns, .. } | Op::HiddenSubprog { insns } = op {
-            insn_lines(&mut out, insns, None, "    ");
+            insn_lines(&mut out, insns, None, "    ", &|_| None);
         }
     }
     match &case.expect {
@@ -154,7 +166,7 @@ pub fn to_text(case: &Case) -> String {
         }
         Some(Expect::Ok(p)) => {
             out += "expect ok\n";
-            program_text(&mut out, p);
+            program_text(&mut out, p, &|_| None);
         }
     }
     out

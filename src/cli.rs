@@ -57,6 +57,10 @@ pub enum Cmd {
         json: bool,
         #[arg(long, value_enum)]
         plant: Option<Fault>,
+        /// Also start cases from the programs of these BPF objects (a
+        /// directory of .o files, or files), `real_pct` percent of the time.
+        #[arg(long)]
+        programs: Option<PathBuf>,
     },
     /// Regenerate one seeded case and run it with the full report.
     Repro {
@@ -66,14 +70,37 @@ pub enum Cmd {
         case_idx: u64,
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The --programs the run had.
+        #[arg(long)]
+        programs: Option<PathBuf>,
         #[arg(long, value_enum)]
         plant: Option<Fault>,
         /// Also write the case file here.
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Pretty-print a case file (or the first case of a vector file).
-    Show { path: PathBuf },
+    /// Pretty-print a case file (or the first case of a vector file, or a
+    /// program of a BPF object with its source lines).
+    Show {
+        path: PathBuf,
+        /// With a BPF object: the program (default: the only one).
+        #[arg(long)]
+        prog: Option<String>,
+    },
+    /// Import programs of clang-built BPF objects (files or directories of
+    /// `.o`): list them, or write one (`--prog`) as a case file.
+    ImportObj {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The program to import (with one object): printed as a case, or
+        /// written to --out.
+        #[arg(long)]
+        prog: Option<String>,
+        /// With --prog: the case file; without: a directory for one case
+        /// file per program (FILE.PROG.case).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Turn a libFuzzer crash or corpus input into a case file.
     Import {
         artifact: PathBuf,
@@ -112,7 +139,7 @@ fn default_jobs() -> usize {
 /// A failure to report: message and exit code.
 pub struct Exit(pub i32, pub String);
 
-fn bad(msg: impl Into<String>) -> Exit {
+pub(crate) fn bad(msg: impl Into<String>) -> Exit {
     Exit(2, msg.into())
 }
 
@@ -127,6 +154,35 @@ fn load_config(path: &Option<PathBuf>) -> Result<Option<Config>, Exit> {
     Ok(Some(cfg.sanitize()))
 }
 
+/// The real programs of `--programs PATH` (what was skipped goes to stderr).
+fn load_programs(path: &Option<PathBuf>) -> Result<Option<crate::gen::RealPrograms>, Exit> {
+    let Some(p) = path else { return Ok(None) };
+    let (progs, skipped) = crate::obj::load_all(std::slice::from_ref(p))
+        .map_err(|(f, e)| bad(format!("{}: {e}", if f.as_os_str().is_empty() { p } else { &f }.display())))?;
+    for s in &skipped {
+        eprintln!("patch-equiv: --programs: skipped {s}");
+    }
+    if progs.is_empty() {
+        return Err(bad(format!("{}: no program imported from any .o file", p.display())));
+    }
+    Ok(Some(crate::gen::RealPrograms::new(progs)))
+}
+
+/// ` --plant FAULT` for a printed command, or nothing.
+fn plant_arg(plant: Option<Fault>) -> String {
+    plant.map_or(String::new(), |f| {
+        format!(
+            " --plant {}",
+            clap::ValueEnum::to_possible_value(&f).map_or(String::new(), |v| v.get_name().to_string())
+        )
+    })
+}
+
+/// ` --programs PATH` for a printed command, or nothing.
+fn programs_arg(path: &Option<PathBuf>) -> String {
+    path.as_ref().map_or(String::new(), |p| format!(" --programs {}", p.display()))
+}
+
 fn load_one_case(path: &Path) -> Result<Case, Exit> {
     let mut cases = replay::load_file(path).map_err(|e| bad(e.to_string()))?;
     if cases.is_empty() {
@@ -135,33 +191,47 @@ fn load_one_case(path: &Path) -> Result<Case, Exit> {
     Ok(cases.swap_remove(0))
 }
 
-fn write_case(path: &Path, case: &Case) -> Result<(), Exit> {
+pub(crate) fn write_case(path: &Path, case: &Case) -> Result<(), Exit> {
+    write_text(path, &case_file::to_text(case))
+}
+
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), Exit> {
     if let Some(d) = path.parent() {
         if !d.as_os_str().is_empty() {
             std::fs::create_dir_all(d).map_err(|e| bad(format!("{}: {e}", d.display())))?;
         }
     }
-    std::fs::write(path, case_file::to_text(case)).map_err(|e| bad(format!("{}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|e| bad(format!("{}: {e}", path.display())))
 }
 
 /// Run the command; `Ok` carries the exit code for success-or-failure results.
 pub fn run(cli: Cli) -> Result<i32, Exit> {
     match cli.cmd {
         Cmd::Replay { patcher, plant, paths } => cmd_replay(patcher, plant, &paths),
-        Cmd::Run { seed, cases, time, jobs, config, out, json, plant } => {
+        Cmd::Run { seed, cases, time, jobs, config, out, json, plant, programs } => {
             let cfg = load_config(&config)?;
-            cmd_run(seed, cases, time, jobs, cfg, &out, json, plant)
+            let real = load_programs(&programs)?;
+            // The flags besides --seed/--case that `repro` needs to regenerate a case.
+            let config_arg = config.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display()));
+            let repro_args = format!("{config_arg}{}", programs_arg(&programs));
+            cmd_run(seed, cases, time, jobs, cfg, &out, json, plant, real.as_ref(), &repro_args)
         }
-        Cmd::Repro { seed, case_idx, config, plant, out } => {
+        Cmd::Repro { seed, case_idx, config, programs, plant, out } => {
             let cfg = load_config(&config)?;
-            let g = campaign::generate_case(seed, case_idx, cfg.as_ref())
+            let real = load_programs(&programs)?;
+            let g = campaign::generate_case_from(seed, case_idx, cfg.as_ref(), real.as_ref())
                 .map_err(|e| bad(format!("case {case_idx} of seed {seed} was not generated: {e}")))?;
             if let Some(o) = &out {
                 write_case(o, &g.case)?;
             }
             match checker(plant)(&g.case).divergence() {
                 Some(mut r) => {
-                    r.reproduce = Some(format!("patch-equiv repro --seed {seed} --case {case_idx}"));
+                    r.reproduce = Some(format!(
+                        "patch-equiv repro --seed {seed} --case {case_idx}{}{}{}",
+                        config.as_ref().map_or(String::new(), |p| format!(" --config {}", p.display())),
+                        programs_arg(&programs),
+                        plant_arg(plant)
+                    ));
                     println!("{r}");
                     Ok(1)
                 }
@@ -172,7 +242,11 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                 }
             }
         }
-        Cmd::Show { path } => {
+        Cmd::Show { path, prog } if crate::obj::command::is_elf(&path) => {
+            crate::obj::command::show(&path, prog.as_deref())
+        }
+        Cmd::ImportObj { paths, prog, out } => crate::obj::command::import(&paths, prog.as_deref(), out.as_deref()),
+        Cmd::Show { path, prog: _ } => {
             let case = load_one_case(&path)?;
             print!("{}", case_file::to_text(&case));
             Ok(0)
@@ -263,6 +337,8 @@ fn cmd_run(
     out: &Path,
     json: bool,
     plant: Option<Fault>,
+    real: Option<&crate::gen::RealPrograms>,
+    repro_args: &str,
 ) -> Result<i32, Exit> {
     if jobs == 0 {
         return Err(bad("--jobs must be at least 1"));
@@ -291,7 +367,7 @@ fn cmd_run(
     let started = Instant::now();
     let mut last_line = Instant::now();
     let check = checker(plant);
-    let outcome = campaign::run(seed, cases, time, jobs, cfg.as_ref(), check, |done, stats| {
+    let outcome = campaign::run_from(seed, cases, time, jobs, cfg.as_ref(), real, check, |done, stats| {
         if let Some(b) = &bar {
             b.set_position(done);
             b.set_message(format!("rejected {}", stats.rejected));
@@ -315,14 +391,9 @@ fn cmd_run(
         let mut small_report = check(&small).divergence().unwrap_or(report);
         let path = out.join(format!("seed-{seed}-case-{k}.case"));
         write_case(&path, &small)?;
-        let plant_arg = plant.map_or(String::new(), |f| {
-            format!(
-                " --plant {}",
-                clap::ValueEnum::to_possible_value(&f).map_or(String::new(), |v| v.get_name().to_string())
-            )
-        });
+        let plant_arg = plant_arg(plant);
         small_report.reproduce = Some(format!(
-            "patch-equiv replay{plant_arg} {}   (original: patch-equiv repro --seed {seed} --case {k}{plant_arg})",
+            "patch-equiv replay{plant_arg} {}   (original: patch-equiv repro --seed {seed} --case {k}{repro_args}{plant_arg})",
             path.display()
         ));
         println!("{small_report}");
@@ -341,7 +412,7 @@ fn cmd_run(
         let v = serde_json::json!({
             "seed": seed, "jobs": jobs, "cases": outcome.stats.cases, "ops": outcome.stats.ops,
             "rejected": outcome.stats.rejected, "seconds": outcome.seconds, "cases_per_sec": rate,
-            "divergences": 0, "features": features,
+            "divergences": 0, "features": features, "real_programs": outcome.stats.real,
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {

@@ -17,6 +17,7 @@ pub mod equiv;
 pub mod fuzz_input;
 pub mod gen;
 pub mod insn;
+pub mod obj;
 pub mod op;
 pub mod patcher;
 pub mod program;

@@ -272,11 +272,11 @@ impl Program {
                     format!("subprog {k} ends in code {:#04x}", self.insns[e - 1].code),
                 ));
             }
-            for i in s..e {
-                if half[i] || self.insns[i].is_call() || self.insns[i].is_exit() || !self.insns[i].is_jmp_class() {
+            for (i, (insn, &in_pair)) in self.insns.iter().zip(&half).enumerate().take(e).skip(s) {
+                if in_pair || insn.is_call() || insn.is_exit() || !insn.is_jmp_class() {
                     continue;
                 }
-                let t = i as i64 + self.insns[i].rel(jump_field(&self.insns[i])) + 1;
+                let t = i as i64 + insn.rel(jump_field(insn)) + 1;
                 if t < s as i64 || t >= e as i64 {
                     return Err(bad(
                         Rule::JumpOutOfSubprog,

@@ -5,7 +5,7 @@
 //! ```text
 //! exit 2
 //! stderr <fragment>          (or: stdout <fragment>)
-//! cmd show                   (optional; default: replay)
+//! cmd show                   (optional: replay, show or import-obj; default: replay)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -35,8 +35,8 @@ fn read_expectation(path: &Path) -> Expectation {
     let cmd = match lines.next() {
         None => "replay".to_string(),
         Some(l) => match l.strip_prefix("cmd ") {
-            Some(c @ ("replay" | "show")) => c.to_string(),
-            _ => bad("line 3, when present, must be \"cmd replay\" or \"cmd show\""),
+            Some(c @ ("replay" | "show" | "import-obj")) => c.to_string(),
+            _ => bad("line 3, when present, must be \"cmd replay\", \"cmd show\" or \"cmd import-obj\""),
         },
     };
     if lines.any(|l| !l.trim().is_empty()) {

@@ -1,7 +1,9 @@
 //! Raw bytes → every reader the CLI has: the `.case` parser, the kernel-vector
-//! JSON Lines parser (plain and gzip), `import` (`gen::from_bytes`) and the
-//! `--config` reader, and the `report` readers (run, bench and replay JSON, the
-//! mutation score) with both renderings. Readers must refuse bad input with an error, never panic
+//! JSON Lines parser (plain and gzip), `import` (`gen::from_bytes`), the
+//! `--config` reader, `import-obj` (BPF ELF objects: every program, whose
+//! case text must read back as the same case), and the `report` readers (run,
+//! bench and replay JSON, the mutation score) with both renderings. Readers
+//! must refuse bad input with an error, never panic
 //! or allocate out of proportion; a parsed case that passes `Program::validate`
 //! then runs through both patchers, so parseable-but-malformed ops reach their
 //! precondition checks, and the writer's text must read back as the same case.
@@ -10,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use patch_equiv::case::Case;
 use patch_equiv::patcher::{ArrayPatcher, ListPatcher};
 use patch_equiv::report::{self, doc, inputs};
-use patch_equiv::{case_file, equiv, gen, vectors};
+use patch_equiv::{case_file, equiv, gen, obj, vectors};
 
 /// What `show` prints must be what `replay` reads.
 fn roundtrip(case: &Case) {
@@ -53,7 +55,25 @@ fn parsed(file: &str, text: &str) {
     }
 }
 
+/// What `import-obj` and `show FILE.o` do with an object.
+fn object(data: &[u8]) {
+    let Ok(o) = obj::ObjectFile::parse(data) else { return };
+    let _ = o.skipped();
+    for (name, _) in o.programs() {
+        if let Ok(imp) = o.import(&name) {
+            imp.program.validate().expect("import-obj returns only programs that validate");
+            let text = imp.case_text("fuzz.o");
+            let again = case_file::parse("fuzz.case", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(again, imp.case("fuzz.o"), "the case text of an import reads back differently");
+            exercise(&again);
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    if data.starts_with(b"\x7fELF") {
+        object(data);
+    }
     let text = String::from_utf8_lossy(data);
     parsed("fuzz", &text);
     if let Ok(t) = vectors::decode_bytes("fuzz.jsonl.gz", data.to_vec()) {

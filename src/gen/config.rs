@@ -94,6 +94,10 @@ pub struct Config {
     /// Percent of cases that are programs over 32767 slots with branches near
     /// the s16 limit (so `-ERANGE` is exercised).
     pub large_pct: u8,
+    /// Percent of cases that start from a real program when `run --programs
+    /// DIR` gives some (not drawn by the swarm: runs without real programs
+    /// keep their cases).
+    pub real_pct: u8,
 }
 
 impl Default for Config {
@@ -119,6 +123,7 @@ impl Default for Config {
             max_ops: 48,
             weights: OpWeights::default(),
             large_pct: 1,
+            real_pct: 30,
         }
     }
 }
@@ -137,6 +142,7 @@ impl Config {
         self.nop_pct = self.nop_pct.min(20);
         self.max_ops = self.max_ops.min(2048);
         self.large_pct = self.large_pct.min(100);
+        self.real_pct = self.real_pct.min(100);
         if !self.line_info {
             self.linfo_pct = 0;
         }
@@ -199,6 +205,7 @@ impl<'a> Arbitrary<'a> for Config {
             max_ops: if dense { 2048 } else { u.int_in_range(1..=56)? },
             weights: u.arbitrary()?,
             large_pct: 1,
+            real_pct: Config::default().real_pct,
         };
         if dense {
             c.max_subprogs = c.max_subprogs.min(4);

@@ -1,6 +1,7 @@
 //! What a generated case exercised, counted over a run so a person can see
 //! the generator reaches every rule (and a test can insist that it does).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 macro_rules! features {
@@ -78,6 +79,8 @@ pub struct Stats {
     pub rejected: u64,
     pub ops: u64,
     pub counts: Vec<u64>,
+    /// Cases per real program they started from (`run --programs`).
+    pub real: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -102,6 +105,14 @@ impl Stats {
         for (a, b) in self.counts.iter_mut().zip(&o.counts) {
             *a += b;
         }
+        for (name, n) in &o.real {
+            *self.real.entry(name.clone()).or_default() += n;
+        }
+    }
+
+    /// One more case started from real program `name`.
+    pub fn record_real(&mut self, name: &str) {
+        *self.real.entry(name.to_string()).or_default() += 1;
     }
 
     pub fn count(&self, f: Feature) -> u64 {
@@ -141,6 +152,12 @@ impl fmt::Display for Stats {
                 n,
                 if self.cases == 0 { 0.0 } else { 100.0 * n as f64 / self.cases as f64 }
             )?;
+        }
+        if !self.real.is_empty() {
+            writeln!(f, "cases per real program:")?;
+            for (name, n) in &self.real {
+                writeln!(f, "  {name:<42} {n:>10}")?;
+            }
         }
         Ok(())
     }

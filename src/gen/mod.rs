@@ -7,9 +7,11 @@ mod large;
 pub mod ops;
 pub mod patchlet;
 pub mod program;
+pub mod real;
 
 pub use config::{Config, OpWeights};
 pub use features::{Feature, Features, Stats};
+pub use real::RealPrograms;
 
 use crate::case::Case;
 use crate::patcher::{ArrayPatcher, Patcher};
@@ -22,20 +24,38 @@ pub struct GenCase {
     pub features: Features,
     /// Per op: the program is valid after it (see `ops` for the exception).
     pub checkpoints: Vec<bool>,
+    /// The real program the case started from (`FILE:PROG`), if any.
+    pub real: Option<String>,
 }
 
 /// Generate one case: a valid program, then ops on it.
 pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase> {
-    let (prog, info) = program::generate(cfg, u)?;
+    generate_from(cfg, u, None)
+}
+
+/// The same, with real programs to start from `cfg.real_pct` percent of the
+/// time (without them no byte is spent on the choice, so generated cases
+/// stay what they were).
+pub fn generate_from(cfg: &Config, u: &mut Unstructured, real: Option<&RealPrograms>) -> arbitrary::Result<GenCase> {
+    let (prog, info, from, ops_cfg) = match real {
+        Some(set) if !set.is_empty() && program::pct(u, cfg.real_pct)? => {
+            let (k, p, i) = real::pick(set, u)?;
+            (p, i, Some(set.name(k).to_string()), real::ops_config(cfg, u)?)
+        }
+        _ => {
+            let (p, i) = program::generate(cfg, u)?;
+            (p, i, None, cfg.clone())
+        }
+    };
     let mut features = Features::default();
     note_program(&prog, &mut features);
     // Valid by construction (tests/generator.rs checks it over many seeds).
     let shadow = ArrayPatcher::from_valid(prog.clone());
-    let mut g = ops::OpGen::new(cfg, shadow);
+    let mut g = ops::OpGen::new(&ops_cfg, shadow);
     g.generate(u, info.large)?;
     features.0 |= g.features.0;
     let case = Case { name: String::new(), prog, ops: g.ops, expect: None, ignore_tokens: false };
-    Ok(GenCase { case, features, checkpoints: g.checkpoints })
+    Ok(GenCase { case, features, checkpoints: g.checkpoints, real: from })
 }
 
 impl Case {
@@ -85,4 +105,19 @@ pub fn from_bytes(data: &[u8]) -> arbitrary::Result<(Config, GenCase)> {
 /// The same with a fixed config (`--config FILE`): every byte goes to the case.
 pub fn from_bytes_with(cfg: &Config, data: &[u8]) -> arbitrary::Result<GenCase> {
     generate(cfg, &mut Unstructured::new(data))
+}
+
+/// `from_bytes` / `from_bytes_with` with real programs to start from.
+pub fn from_bytes_real(cfg: Option<&Config>, data: &[u8], real: &RealPrograms) -> arbitrary::Result<GenCase> {
+    use arbitrary::Arbitrary;
+    let mut u = Unstructured::new(data);
+    let drawn;
+    let cfg = match cfg {
+        Some(c) => c,
+        None => {
+            drawn = Config::arbitrary(&mut u)?;
+            &drawn
+        }
+    };
+    generate_from(cfg, &mut u, Some(real))
 }

@@ -293,8 +293,8 @@ pub(crate) fn add_metadata(
     let n_sub = starts.len() - 1;
     if cfg.line_info {
         let mut line = 1u32;
-        for i in 0..len {
-            if half[i] {
+        for (i, &in_pair) in half.iter().enumerate().take(len) {
+            if in_pair {
                 continue;
             }
             let at_start = starts[..n_sub].contains(&i);
@@ -339,6 +339,15 @@ pub(crate) fn add_metadata(
 /// successor alive. Live slots get a pass number as `seen`, dead ones 0.
 /// Pseudo-func callees are kept live (the kernel's quirk Q9 is left to tests).
 pub(crate) fn mark_seen(cfg: &Config, u: &mut Unstructured, prog: &mut Program) -> Result<usize> {
+    let live = live_slots(prog, |_| Ok(if pct(u, cfg.dead_pct)? { Some(u.arbitrary()?) } else { None }))?;
+    let pass = u.int_in_range(1..=3u32)?;
+    Ok(set_seen(prog, &live, pass))
+}
+
+/// The slots reachable from slot 0 when each conditional jump keeps the
+/// successors `keep` says: `None` both, `Some(true)` only its target,
+/// `Some(false)` only the next slot.
+pub(crate) fn live_slots(prog: &Program, mut keep: impl FnMut(usize) -> Result<Option<bool>>) -> Result<Vec<bool>> {
     let len = prog.len();
     let mut live = vec![false; len];
     let mut work = vec![0usize];
@@ -363,23 +372,29 @@ pub(crate) fn mark_seen(cfg: &Config, u: &mut Unstructured, prog: &mut Program) 
             work.push(next);
         } else if insn.is_cond_jump() {
             let t = insn.target(i).unwrap() as usize;
-            if pct(u, cfg.dead_pct)? {
-                work.push(if u.arbitrary()? { t } else { next });
-            } else {
-                work.push(t);
-                work.push(next);
+            match keep(i)? {
+                Some(true) => work.push(t),
+                Some(false) => work.push(next),
+                None => {
+                    work.push(t);
+                    work.push(next);
+                }
             }
         } else {
             work.push(next);
         }
     }
-    let pass = u.int_in_range(1..=3u32)?;
+    Ok(live)
+}
+
+/// `seen = pass` on live slots, 0 on the others; the number of dead slots.
+pub(crate) fn set_seen(prog: &mut Program, live: &[bool], pass: u32) -> usize {
     let mut dead = 0;
-    for (a, &l) in prog.aux.iter_mut().zip(&live) {
+    for (a, &l) in prog.aux.iter_mut().zip(live) {
         a.seen = if l { pass } else { 0 };
         dead += !l as usize;
     }
-    Ok(dead)
+    dead
 }
 
 /// Fresh aux for a slot built outside `Program::from_insns`.
