@@ -189,10 +189,12 @@ static enum bpf_branch_field insn_branch_field(const struct bpf_insn *insn)
 {
 	u8 class = BPF_CLASS(insn->code);
 
-	if (insn->code == (BPF_LD | BPF_IMM | BPF_DW) && insn->src_reg == BPF_PSEUDO_FUNC)
-		return BPF_BRANCH_IMM;
-	if (class != BPF_JMP && class != BPF_JMP32)
+	/* Most slots are neither jumps nor ld_imm64: one test rejects them. */
+	if (likely((u8)(class - BPF_JMP) > BPF_JMP32 - BPF_JMP)) {
+		if (insn->code == (BPF_LD | BPF_IMM | BPF_DW) && insn->src_reg == BPF_PSEUDO_FUNC)
+			return BPF_BRANCH_IMM;
 		return BPF_BRANCH_NONE;
+	}
 	if (BPF_OP(insn->code) == BPF_EXIT)
 		return BPF_BRANCH_NONE;
 	if (BPF_OP(insn->code) == BPF_CALL)
@@ -295,8 +297,17 @@ static int bpf_patcher_reserve(struct bpf_patcher *p, u32 new_nodes, u32 zone)
 	u32 n;
 	int err;
 
+	/* Room is grown in doubling steps: most calls find it there already. */
+	if (likely((u64)p->nr_nodes + new_nodes <= p->cap_nodes &&
+		   (u64)p->nr_aux + new_nodes + 1 <= p->cap_aux &&
+		   (u64)p->nr_leaves + batches <= p->cap_leaves &&
+		   (u64)p->nr_inners + 8 * batches <= p->cap_inners &&
+		   (u64)p->zones[zone].nr + new_nodes + 1 <= p->zones[zone].cap &&
+		   (u64)p->global.nr + new_nodes + 1 <= p->global.cap))
+		return 0;
 	for (n = p->len; n > PIDX_HALF; n /= PIDX_HALF)
 		levels++;
+	levels = max(levels, 8u);
 	err = GROW(p->nodes, p->cap_nodes, p->nr_nodes, new_nodes);
 	if (!err)
 		err = GROW(p->aux, p->cap_aux, p->nr_aux, new_nodes + 1);
@@ -582,12 +593,20 @@ static void pidx_mark(struct bpf_patcher *p, u32 id, s32 d)
 	pidx_path_add(p, p->nodes[id].leaf, 0, d);
 }
 
-/* Insert @k (<= PIDX_HALF) unmarked nodes right after node @x. */
-static void pidx_insert_after(struct bpf_patcher *p, u32 x, const u32 *ids, u32 k)
+/*
+ * Insert @k (<= PIDX_HALF) unmarked nodes right after node @x, which sits at
+ * index @pos: with the cursor on its leaf, no search is needed.
+ */
+static void pidx_insert_after(struct bpf_patcher *p, u32 x, u32 pos, const u32 *ids, u32 k)
 {
 	u32 l = p->nodes[x].leaf;
 	struct bpf_pidx_leaf *leaf = &p->leaves[l];
-	u32 at = pidx_leaf_find(leaf, x) + 1;
+	u32 at;
+
+	if (l == p->cur_leaf && pos - p->cur_start < leaf->cnt && leaf->item[pos - p->cur_start] == x)
+		at = pos - p->cur_start + 1;
+	else
+		at = pidx_leaf_find(leaf, x) + 1;
 	u32 total = leaf->cnt + k;
 	u32 buf[PIDX_MAX + PIDX_HALF];
 	u32 i, sib;
@@ -922,8 +941,13 @@ static u32 probe_heap(struct bpf_patcher *p, struct bpf_pwatch_heap *h, s64 grow
 static u32 probe(struct bpf_patcher *p, u32 x, u32 off, s64 delta)
 {
 	struct bpf_pwatch_heap *z = &p->zones[p->nodes[x].zone];
-	u32 a = probe_heap(p, z, z->grown, off, delta);
-	u32 b = probe_heap(p, &p->global, p->inserted, off, delta);
+	u32 a = BPF_PATCHER_NONE, b = BPF_PATCHER_NONE;
+
+	/* Usually no branch is anywhere near its limit: two comparisons. */
+	if (z->nr && z->e[0].key - z->grown < delta)
+		a = probe_heap(p, z, z->grown, off, delta);
+	if (p->global.nr && p->global.e[0].key - p->inserted < delta)
+		b = probe_heap(p, &p->global, p->inserted, off, delta);
 
 #if BPF_PATCHER_PLANT == 2
 	/* Planted fault: branches across the patch from behind it are not probed. */
@@ -1043,15 +1067,15 @@ int bpf_patcher_patch(struct bpf_patcher *p, u32 off, const struct bpf_insn *pat
 			node_init(&p->nodes[ids[i]], &patch[j + i], aux);
 			p->nodes[ids[i]].zone = zone;
 		}
-		pidx_insert_after(p, after, ids, k);
+		pidx_insert_after(p, after, off + j - 1, ids, k);
+		p->len += k;
 	}
-	p->len += delta;
 	p->inserted += delta;
 	p->zones[zone].grown += delta;
 	/* Patchlet branches are relative to the new layout: resolve them now. */
 	set_insn(p, x, off, &patch[0]);
 	for (j = 1; j <= delta; j++)
-		set_insn(p, node_at(p, off + j), off + j, &patch[j]);
+		set_insn(p, delta <= PIDX_HALF ? ids[j - 1] : node_at(p, off + j), off + j, &patch[j]);
 	return 0;
 }
 

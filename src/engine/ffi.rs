@@ -504,8 +504,18 @@ impl CPatcher {
         self.eng.as_ptr()
     }
 
-    fn pe_insns(insns: &[Insn]) -> Vec<PeInsn> {
-        insns.iter().map(to_pe_insn).collect()
+    /// `insns` in the ABI's layout: on the stack for the verifier's patch
+    /// sizes (at most 32), on the heap beyond.
+    fn with_pe_insns<R>(insns: &[Insn], f: impl FnOnce(&[PeInsn]) -> R) -> R {
+        if insns.len() <= 32 {
+            let mut buf = [PeInsn::default(); 32];
+            for (b, i) in buf.iter_mut().zip(insns) {
+                *b = to_pe_insn(i);
+            }
+            f(&buf[..insns.len()])
+        } else {
+            f(&insns.iter().map(to_pe_insn).collect::<Vec<_>>())
+        }
     }
 }
 
@@ -527,12 +537,13 @@ impl Patcher for CPatcher {
         let Ok(off32) = u32::try_from(off) else {
             return Err(if insns.is_empty() { PatchError::EmptyPatch } else { PatchError::OffOutOfRange { off, len } });
         };
-        let v = Self::pe_insns(insns);
         let mut err = PeError::default();
-        // SAFETY: `eng` is a live instance used by this thread only (`&mut
-        // self`); `v` holds `v.len()` instructions for the duration of the call;
-        // `err` is a valid out-parameter.
-        let ret = unsafe { (self.ops.patch)(self.ptr(), off32, v.as_ptr(), n32(v.len()), &mut err) };
+        let ret = Self::with_pe_insns(insns, |v| {
+            // SAFETY: `eng` is a live instance used by this thread only (`&mut
+            // self`); `v` holds `v.len()` instructions for the duration of the
+            // call; `err` is a valid out-parameter.
+            unsafe { (self.ops.patch)(self.ptr(), off32, v.as_ptr(), n32(v.len()), &mut err) }
+        });
         result(ret, &err)
     }
 
@@ -561,11 +572,12 @@ impl Patcher for CPatcher {
     }
 
     fn add_hidden_subprog(&mut self, insns: &[Insn]) -> Result<(), PatchError> {
-        let v = Self::pe_insns(insns);
         let mut err = PeError::default();
-        // SAFETY: a live instance used by this thread only; `v` holds `v.len()`
-        // instructions for the call; `err` is valid.
-        let ret = unsafe { (self.ops.add_hidden_subprog)(self.ptr(), v.as_ptr(), n32(v.len()), &mut err) };
+        let ret = Self::with_pe_insns(insns, |v| {
+            // SAFETY: a live instance used by this thread only; `v` holds
+            // `v.len()` instructions for the call; `err` is valid.
+            unsafe { (self.ops.add_hidden_subprog)(self.ptr(), v.as_ptr(), n32(v.len()), &mut err) }
+        });
         result(ret, &err)
     }
 
