@@ -13,6 +13,7 @@ pub mod case_file;
 pub mod cli;
 pub mod diff;
 pub mod disasm;
+pub mod engine;
 pub mod equiv;
 pub mod fuzz_input;
 pub mod gen;

@@ -44,6 +44,9 @@ pub enum PatchError {
     CutsSubprog { subprog: usize, start: usize, off: usize, cnt: usize },
     /// The program given to the patcher breaks a load-time rule.
     InvalidProgram(Invalid),
+    /// A foreign engine failed in a way no patcher may: out of memory, or the
+    /// engine ABI misused (`code` is its `pe_result`).
+    EngineFailure { code: i32 },
 }
 
 impl PatchError {
@@ -84,6 +87,7 @@ impl fmt::Display for PatchError {
                 "removal [{off}, {off}+{cnt}) cuts subprog {subprog} (start {start}) below its head (Q13)"
             ),
             PatchError::InvalidProgram(e) => write!(f, "{e}"),
+            PatchError::EngineFailure { code } => write!(f, "the engine failed (pe_result {code})"),
         }
     }
 }
