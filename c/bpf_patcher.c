@@ -63,20 +63,25 @@ enum bpf_branch_field {
 	BPF_BRANCH_IMM,		/* s32 imm: gotol, pseudo call, pseudo func */
 };
 
-/* One instruction slot. */
+/* One instruction slot: 40 bytes, the fields every slot needs. */
 struct bpf_pnode {
 	struct bpf_insn insn;	/* the branch field is recomputed from @target when read */
+	u32 aux;		/* its entry in p->aux */
 	u32 target;		/* node the branch lands on, p->end past the last slot, or NONE */
-	u32 past;		/* with p->end as target: slots beyond the end (Q7) */
 	u32 in_head;		/* first branch landing on this node */
 	u32 in_next;		/* siblings in the incoming list of @target */
 	u32 in_prev;
 	u32 leaf;		/* index leaf holding the node; NONE once removed */
+	u32 extra;		/* its bpf_pextra, or NONE */
+	u16 zone;		/* range-watch zone (a subprog of the input) */
+	u16 ver;		/* bumped whenever @target changes: stale watch entries */
+};
+
+/* What few slots carry: kept aside so that every node stays small. */
+struct bpf_pextra {
 	u32 linfo;		/* line-info record starting here, or NONE */
-	u32 ia_head;		/* first insn-array entry pointing here */
-	u32 zone;		/* range-watch zone */
-	u32 ver;		/* bumped whenever @target changes: stale watch entries */
-	u32 aux;		/* its entry in p->aux */
+	u32 ia_head;		/* first insn-array entry pointing here, or NONE */
+	u32 past;		/* with p->end as target: slots beyond the end (Q7) */
 };
 
 struct bpf_pidx_leaf {
@@ -167,6 +172,9 @@ struct bpf_patcher {
 	u32 *ia_node;		/* per insn-array entry: its node, or NONE once deleted */
 	u32 *ia_next;		/* next entry on the same node */
 	u32 nr_ia;
+	struct bpf_pextra *extra;
+	u32 nr_extra;
+	u32 cap_extra;
 
 	/* the range watch */
 	struct bpf_pwatch_heap *zones;
@@ -256,6 +264,45 @@ bool bpf_insn_branch_target(const struct bpf_insn *insn, u32 pc, s64 *target)
 		return false;
 	*target = (s64)pc + insn_rel(insn, f) + 1;
 	return true;
+}
+
+/* ---- the rare per-node fields ------------------------------------------- */
+
+static u32 node_linfo(const struct bpf_patcher *p, u32 id)
+{
+	u32 e = p->nodes[id].extra;
+
+	return e == BPF_PATCHER_NONE ? BPF_PATCHER_NONE : p->extra[e].linfo;
+}
+
+static u32 node_ia_head(const struct bpf_patcher *p, u32 id)
+{
+	u32 e = p->nodes[id].extra;
+
+	return e == BPF_PATCHER_NONE ? BPF_PATCHER_NONE : p->extra[e].ia_head;
+}
+
+static u32 node_past(const struct bpf_patcher *p, u32 id)
+{
+	u32 e = p->nodes[id].extra;
+
+	return e == BPF_PATCHER_NONE ? 0 : p->extra[e].past;
+}
+
+/* Node @id's extra fields, made on first use in room the caller reserved. */
+static struct bpf_pextra *node_extra(struct bpf_patcher *p, u32 id)
+{
+	struct bpf_pnode *n = &p->nodes[id];
+
+	if (n->extra == BPF_PATCHER_NONE) {
+		if (WARN_ON_ONCE(p->nr_extra >= p->cap_extra))
+			return NULL;
+		n->extra = p->nr_extra++;
+		p->extra[n->extra].linfo = BPF_PATCHER_NONE;
+		p->extra[n->extra].ia_head = BPF_PATCHER_NONE;
+		p->extra[n->extra].past = 0;
+	}
+	return &p->extra[n->extra];
 }
 
 /* ---- allocation ---------------------------------------------------------- */
@@ -373,7 +420,7 @@ static u32 pidx_leaf_marks(const struct bpf_patcher *p, const struct bpf_pidx_le
 	u32 m = 0, i;
 
 	for (i = from; i < to; i++)
-		m += p->nodes[leaf->item[i]].linfo != BPF_PATCHER_NONE;
+		m += node_linfo(p, leaf->item[i]) != BPF_PATCHER_NONE;
 	return m;
 }
 
@@ -794,7 +841,8 @@ static void bind(struct bpf_patcher *p, u32 src, u32 tgt)
 			p->nodes[s->in_next].in_prev = s->in_prev;
 	}
 	s->target = tgt;
-	s->past = 0;
+	if (s->extra != BPF_PATCHER_NONE)
+		p->extra[s->extra].past = 0;
 	s->ver++;
 	s->in_next = BPF_PATCHER_NONE;
 	s->in_prev = BPF_PATCHER_NONE;
@@ -812,8 +860,12 @@ static void bind_index(struct bpf_patcher *p, u32 src, u64 t)
 	if (t <= p->len) {
 		bind(p, src, node_at(p, (u32)t));
 	} else {
+		struct bpf_pextra *x;
+
 		bind(p, src, p->end);
-		p->nodes[src].past = (u32)(t - p->len);
+		x = node_extra(p, src);
+		if (x)
+			x->past = (u32)(t - p->len);
 	}
 }
 
@@ -821,7 +873,7 @@ static u64 target_pos(const struct bpf_patcher *p, u32 src)
 {
 	const struct bpf_pnode *n = &p->nodes[src];
 
-	return (u64)pos_of(p, n->target) + n->past;
+	return (u64)pos_of(p, n->target) + node_past(p, src);
 }
 
 /* The relative value of @src's branch when it sits at index @at. */
@@ -884,7 +936,7 @@ static void watch_branch(struct bpf_patcher *p, u32 src, s64 x)
 
 	if (n->target == BPF_PATCHER_NONE || insn_branch_field(&n->insn) != BPF_BRANCH_OFF)
 		return;
-	if (n->target != p->end && n->past == 0 && p->nodes[n->target].zone == n->zone)
+	if (n->target != p->end && p->nodes[n->target].zone == n->zone)
 		heap_push(z, slack16(x) + z->grown, src, n->ver);
 	else
 		heap_push(&p->global, slack16(x) + p->inserted, src, n->ver);
@@ -979,13 +1031,11 @@ static void node_init(struct bpf_pnode *n, const struct bpf_insn *insn, u32 aux)
 {
 	n->insn = *insn;
 	n->target = BPF_PATCHER_NONE;
-	n->past = 0;
 	n->in_head = BPF_PATCHER_NONE;
 	n->in_next = BPF_PATCHER_NONE;
 	n->in_prev = BPF_PATCHER_NONE;
 	n->leaf = BPF_PATCHER_NONE;
-	n->linfo = BPF_PATCHER_NONE;
-	n->ia_head = BPF_PATCHER_NONE;
+	n->extra = BPF_PATCHER_NONE;
 	n->zone = 0;
 	n->ver = 0;
 	n->aux = aux;
@@ -1153,8 +1203,8 @@ static void linfo_after_remove(struct bpf_patcher *p, u32 off, u32 l_off, u32 l_
 	if (p->len != off && l_cnt) {
 		u32 first = node_at(p, off);
 
-		if (p->nodes[first].linfo == BPF_PATCHER_NONE) {
-			p->nodes[first].linfo = last;
+		if (node_linfo(p, first) == BPF_PATCHER_NONE) {
+			node_extra(p, first)->linfo = last;
 			pidx_mark(p, first, 1);
 			p->nr_linfo++;
 			l_cnt--;
@@ -1199,6 +1249,8 @@ int bpf_patcher_remove(struct bpf_patcher *p, u32 off, u32 cnt)
 	if (need > U32_MAX)
 		return -ENOMEM;
 	err = GROW(p->scratch, p->cap_scratch, 0, (u32)need);
+	if (!err)
+		err = GROW(p->extra, p->cap_extra, p->nr_extra, nrb + 1);
 	if (!err)
 		err = GROW(p->global.e, p->global.cap, p->global.nr, nrb + 1);
 	for (i = 0; !err && i < p->nr_zones; i++)
@@ -1247,13 +1299,13 @@ int bpf_patcher_remove(struct bpf_patcher *p, u32 off, u32 cnt)
 		bind(p, removed[k], BPF_PATCHER_NONE);
 		n = &p->nodes[removed[k]];
 		n->leaf = BPF_PATCHER_NONE;
-		if (n->linfo != BPF_PATCHER_NONE) {
+		if (node_linfo(p, removed[k]) != BPF_PATCHER_NONE) {
 			if (last == BPF_PATCHER_NONE || BPF_PATCHER_PLANT != 1)
-				last = n->linfo;	/* planted fault 1: the first record inherits */
+				last = node_linfo(p, removed[k]);	/* planted fault 1: the first inherits */
 			l_cnt++;
-			n->linfo = BPF_PATCHER_NONE;
+			p->extra[n->extra].linfo = BPF_PATCHER_NONE;
 		}
-		for (e = n->ia_head; e != BPF_PATCHER_NONE; e = p->ia_next[e])
+		for (e = node_ia_head(p, removed[k]); e != BPF_PATCHER_NONE; e = p->ia_next[e])
 			p->ia_node[e] = BPF_PATCHER_NONE;
 	}
 	p->nr_linfo -= l_cnt;
@@ -1554,8 +1606,10 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 		if (t < len) {
 			bind(p, i, t);
 		} else {
+			if (GROW(p->extra, p->cap_extra, p->nr_extra, 1))
+				goto fail;
 			bind(p, i, p->end);
-			p->nodes[i].past = t - len;
+			node_extra(p, i)->past = t - len;
 		}
 		if (f != BPF_BRANCH_OFF)
 			continue;
@@ -1576,7 +1630,7 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 	p->nr_linfo_rec = paux->nr_linfo;
 	p->nr_linfo = paux->nr_linfo;
 	p->linfo_rec = kvmalloc_array(max(paux->nr_linfo, 1u), sizeof(*p->linfo_rec), GFP_KERNEL);
-	if (!p->linfo_rec)
+	if (!p->linfo_rec || GROW(p->extra, p->cap_extra, p->nr_extra, paux->nr_linfo))
 		goto fail;
 	for (i = 0; i < paux->nr_linfo; i++) {
 		u32 at = paux->linfo[i].insn_off;
@@ -1584,7 +1638,7 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 		p->linfo_rec[i] = paux->linfo[i];
 		if (at >= len)
 			goto fail;
-		p->nodes[at].linfo = i;
+		node_extra(p, at)->linfo = i;
 		pidx_mark(p, at, 1);
 	}
 	for (k = 0; k < BPF_MAX_SUBPROGS + 2; k++) {
@@ -1611,7 +1665,7 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 		p->nr_ia += env->insn_array_maps[m]->max_entries;
 	p->ia_node = kvmalloc_array(max(p->nr_ia, 1u), sizeof(u32), GFP_KERNEL);
 	p->ia_next = kvmalloc_array(max(p->nr_ia, 1u), sizeof(u32), GFP_KERNEL);
-	if (!p->ia_node || !p->ia_next)
+	if (!p->ia_node || !p->ia_next || GROW(p->extra, p->cap_extra, p->nr_extra, p->nr_ia))
 		goto fail;
 	e = 0;
 	for (m = 0; m < env->insn_array_map_cnt; m++) {
@@ -1626,8 +1680,8 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 				continue;
 			}
 			p->ia_node[e] = x;
-			p->ia_next[e] = p->nodes[x].ia_head;
-			p->nodes[x].ia_head = e;
+			p->ia_next[e] = node_ia_head(p, x);
+			node_extra(p, x)->ia_head = e;
 		}
 	}
 	return p;
@@ -1683,16 +1737,17 @@ int bpf_patcher_linearize(struct bpf_patcher *p)
 	nl = 0;
 	for (l = p->first_leaf; l != BPF_PATCHER_NONE; l = p->leaves[l].next) {
 		for (k = 0; k < p->leaves[l].cnt; k++, i++) {
-			struct bpf_pnode *n = &p->nodes[p->leaves[l].item[k]];
+			u32 id = p->leaves[l].item[k];
+			struct bpf_pnode *n = &p->nodes[id];
 			enum bpf_branch_field f = insn_branch_field(&n->insn);
 
 			prog->insnsi[i] = n->insn;
 			if (f != BPF_BRANCH_NONE && n->target != BPF_PATCHER_NONE)
-				insn_set_rel(&prog->insnsi[i], f, (s64)pos[n->target] + n->past - i - 1);
+				insn_set_rel(&prog->insnsi[i], f, (s64)pos[n->target] + node_past(p, id) - i - 1);
 			aux[i] = p->aux[n->aux];
 			n->aux = i;
-			if (n->linfo != BPF_PATCHER_NONE) {
-				paux->linfo[nl] = p->linfo_rec[n->linfo];
+			if (node_linfo(p, id) != BPF_PATCHER_NONE) {
+				paux->linfo[nl] = p->linfo_rec[node_linfo(p, id)];
 				paux->linfo[nl++].insn_off = i;
 			}
 		}
@@ -1756,5 +1811,6 @@ void bpf_patcher_free(struct bpf_patcher *p)
 	kvfree(p->ia_node);
 	kvfree(p->ia_next);
 	kvfree(p->scratch);
+	kvfree(p->extra);
 	kvfree(p);
 }
