@@ -1,9 +1,23 @@
 //! Seeded campaigns: case `k` of seed `S` is generated from bytes filled by a
 //! `ChaCha8Rng` seeded from `(S, k)`, so any case reproduces alone and the
 //! run's results do not depend on how cases are spread over threads.
+//!
+//! A run covers cases `[0, n)`: chunks run in parallel, each case checks the
+//! deadline before it starts, and the statistics count the unbroken prefix of
+//! cases that ran (a finding beyond it is still reported). Engines that can
+//! crash run in child processes (`isolate`); a crash is a finding.
 
+use crate::engine::EngineSet;
+use crate::equiv::{self, Report};
+use crate::finding::Finding;
+use crate::gen::{self, Config, Feature, Features, Stats};
+use crate::isolate::{self, Child, Line};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// Bytes handed to the generator for one case.
 pub const CASE_BYTES: usize = 8192;
@@ -20,30 +34,6 @@ pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
     buf
 }
 
-use crate::equiv::{self, Report};
-use crate::gen::{self, Config, Feature, Stats};
-use crate::patcher::{ArrayPatcher, ListPatcher};
-use rayon::prelude::*;
-use std::time::Instant;
-
-/// Which list patcher a campaign checks: the real one, or one with a planted
-/// fault (to show the harness finds it).
-pub type Checker = fn(&crate::case::Case) -> equiv::Checked;
-
-/// The checker for the real patchers.
-pub fn real_checker(case: &crate::case::Case) -> equiv::Checked {
-    equiv::run_with::<ArrayPatcher, ListPatcher>(case)
-}
-
-/// What one seeded run found.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub stats: Stats,
-    /// The lowest-numbered divergent case, if any.
-    pub divergence: Option<(u64, Report)>,
-    pub seconds: f64,
-}
-
 /// Generate case `k` (from the swarm config in its bytes, or `cfg`).
 pub fn generate_case(seed: u64, k: u64, cfg: Option<&Config>) -> arbitrary::Result<gen::GenCase> {
     let bytes = case_bytes(seed, k);
@@ -55,64 +45,232 @@ pub fn generate_case(seed: u64, k: u64, cfg: Option<&Config>) -> arbitrary::Resu
     Ok(g)
 }
 
-fn one(seed: u64, k: u64, cfg: Option<&Config>, check: Checker) -> (Stats, Option<(u64, Report)>) {
-    let mut stats = Stats::default();
+/// One seeded case, checked.
+#[derive(Debug, Default)]
+pub struct CaseResult {
+    /// The generator made no case from the bytes.
+    pub rejected: bool,
+    pub features: Features,
+    pub ops: usize,
+    pub finding: Option<Box<Report>>,
+}
+
+/// Generate and check case `k` in this process.
+pub fn check_one(seed: u64, k: u64, cfg: Option<&Config>, engines: &EngineSet) -> CaseResult {
     match generate_case(seed, k, cfg) {
-        Err(_) => stats.rejected += 1,
+        Err(_) => CaseResult { rejected: true, ..CaseResult::default() },
         Ok(g) => {
-            let checked = check(&g.case);
+            let checked = equiv::check(&g.case, engines);
             let mut f = g.features;
             if checked.errors.iter().any(|(_, e)| e.errno() == Some(crate::patcher::ERANGE)) {
                 f.add(Feature::Erange);
             }
-            stats.record(f, g.case.ops.len());
-            if let Some(r) = checked.divergence() {
-                return (stats, Some((k, r)));
+            CaseResult { rejected: false, features: f, ops: g.case.ops.len(), finding: checked.divergence }
+        }
+    }
+}
+
+/// What one seeded run found.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Over the cases `[0, stats.cases + stats.rejected)`.
+    pub stats: Stats,
+    /// The lowest-numbered case with a finding, if any.
+    pub finding: Option<(u64, Finding)>,
+    pub seconds: f64,
+}
+
+/// Cases per chunk: findings are looked for between chunks (the lowest
+/// numbered of a chunk wins, whatever the thread count).
+pub const CHUNK: u64 = 2048;
+
+/// Where a campaign's cases run.
+pub enum Runner<'a> {
+    /// In this process on `jobs` threads.
+    InProcess { engines: &'a EngineSet, cfg: Option<&'a Config>, jobs: usize },
+    /// In `jobs` child processes at a time (engines that can crash).
+    Children { child: &'a Child, config: Option<&'a Path>, jobs: usize },
+}
+
+/// One case's result as the campaign keeps it.
+struct Slot {
+    rejected: bool,
+    features: Features,
+    ops: usize,
+    finding: Option<Finding>,
+}
+
+impl Runner<'_> {
+    /// Cases `[from, to)`: `None` for those not run (the deadline passed).
+    fn chunk(
+        &self,
+        seed: u64,
+        from: u64,
+        to: u64,
+        deadline: Option<Instant>,
+        done: &AtomicU64,
+    ) -> Result<Vec<Option<Slot>>, String> {
+        match self {
+            Runner::InProcess { engines, cfg, jobs } => {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(*jobs).build().expect("thread pool");
+                Ok(pool.install(|| {
+                    (from..to)
+                        .into_par_iter()
+                        .map(|k| {
+                            if deadline.is_some_and(|d| Instant::now() >= d) {
+                                return None;
+                            }
+                            let r = check_one(seed, k, *cfg, engines);
+                            done.fetch_add(1, Ordering::Relaxed);
+                            Some(Slot {
+                                rejected: r.rejected,
+                                features: r.features,
+                                ops: r.ops,
+                                finding: r.finding.as_deref().map(Finding::from),
+                            })
+                        })
+                        .collect()
+                }))
+            }
+            Runner::Children { child, config, jobs } => {
+                children_chunk(child, *config, *jobs, seed, from, to, deadline, done)
             }
         }
     }
-    (stats, None)
 }
 
-/// Cases per chunk: time-bounded runs stop between chunks, so which cases a
-/// run covered depends only on how many chunks it finished.
-pub const CHUNK: u64 = 2048;
+/// A chunk over `jobs` children, each a contiguous share. A child that
+/// crashed stopped at the case after its last line: that case is run alone in
+/// a fresh child to confirm, and its finding (crash or other) takes the slot.
+#[allow(clippy::too_many_arguments)]
+fn children_chunk(
+    child: &Child,
+    config: Option<&Path>,
+    jobs: usize,
+    seed: u64,
+    from: u64,
+    to: u64,
+    deadline: Option<Instant>,
+    done: &AtomicU64,
+) -> Result<Vec<Option<Slot>>, String> {
+    let n = to - from;
+    let share = n.div_ceil(jobs as u64).max(1);
+    let ranges: Vec<(u64, u64)> =
+        (0..jobs as u64).map(|j| (from + j * share, (from + (j + 1) * share).min(to))).filter(|(a, b)| a < b).collect();
+    let runs: Vec<Result<isolate::Ran, String>> = std::thread::scope(|s| {
+        let hs: Vec<_> =
+            ranges.iter().map(|&(a, b)| s.spawn(move || child.run_cases(seed, a, b, config, deadline))).collect();
+        hs.into_iter().map(|h| h.join().expect("worker thread")).collect()
+    });
+    let mut out: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
+    for (&(a, b), ran) in ranges.iter().zip(runs) {
+        let ran = ran?;
+        let mut next = a;
+        for line in ran.lines {
+            if let Line::Case { k, rejected, features, ops, finding } = line {
+                out[(k - from) as usize] = Some(Slot { rejected, features: Features(features), ops, finding });
+                done.fetch_add(1, Ordering::Relaxed);
+                next = k + 1;
+            }
+        }
+        if !ran.done && next < b {
+            out[(next - from) as usize] = Some(crashed_case(child, config, seed, next, &ran.status, &ran.stderr));
+        }
+    }
+    Ok(out)
+}
 
-/// Run cases `[0, cases)` (or chunks until `seconds` pass) on `jobs` threads.
-/// `progress` is called after each chunk with (cases done, stats so far).
+/// Case `k` crashed a child: run it alone to confirm and explain.
+fn crashed_case(child: &Child, config: Option<&Path>, seed: u64, k: u64, status: &str, stderr: &str) -> Slot {
+    let cfg = config.and_then(|p| Config::load(p).ok());
+    let slot = |features, ops, finding| Slot { rejected: false, features, ops, finding: Some(finding) };
+    let g = match generate_case(seed, k, cfg.as_ref()) {
+        Ok(g) => g,
+        Err(_) => {
+            // The generator never fails in a child and not here: say so plainly.
+            let text = format!("case {k} crashed a worker ({status}) but generates no case here");
+            let f = Finding {
+                kind: "crash".into(),
+                engine: "worker".into(),
+                op: None,
+                table: "crash".into(),
+                summary: text.clone(),
+                signature: format!("crash {status}"),
+                text,
+            };
+            return slot(Features(0), 0, f);
+        }
+    };
+    let (features, ops) = (g.features, g.case.ops.len());
+    match child.check_case(&g.case) {
+        Ok(isolate::Checked::Crashed { status, stderr }) => {
+            slot(features, ops, child.crash_finding(&g.case, &status, &stderr))
+        }
+        Ok(isolate::Checked::Found(f)) => slot(features, ops, f),
+        // Not alone: the crash needed the cases before it in the same process.
+        Ok(isolate::Checked::Clean) | Err(_) => {
+            let mut f = child.crash_finding(&g.case, status, stderr);
+            f.summary = format!("{} (only after the cases before it in the same process: it passes alone)", f.summary);
+            slot(features, ops, f)
+        }
+    }
+}
+
+/// Run cases `[0, cases)` (or until `deadline`) with `runner`. `done` counts
+/// cases as they finish (for a progress bar); `progress` is called after
+/// each chunk with (cases covered, stats so far).
 pub fn run(
     seed: u64,
     cases: Option<u64>,
-    seconds: Option<f64>,
-    jobs: usize,
-    cfg: Option<&Config>,
-    check: Checker,
+    deadline: Option<Instant>,
+    runner: &Runner,
+    done: &AtomicU64,
     mut progress: impl FnMut(u64, &Stats),
-) -> Outcome {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
+) -> Result<Outcome, String> {
     let start = Instant::now();
     let mut stats = Stats::default();
-    let mut done = 0u64;
+    let mut covered = 0u64;
     let limit = cases.unwrap_or(u64::MAX);
-    while done < limit {
-        if seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
+    while covered < limit {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let end = (done + CHUNK).min(limit);
-        let results: Vec<(Stats, Option<(u64, Report)>)> =
-            pool.install(|| (done..end).into_par_iter().map(|k| one(seed, k, cfg, check)).collect());
-        let mut first: Option<(u64, Report)> = None;
-        for (s, d) in results {
-            stats.merge(&s);
+        let end = (covered + CHUNK).min(limit);
+        let slots = runner.chunk(seed, covered, end, deadline, done)?;
+        let mut first: Option<(u64, Finding)> = None;
+        let mut prefix = true;
+        for (i, s) in slots.into_iter().enumerate() {
+            let Some(s) = s else {
+                prefix = false;
+                continue;
+            };
+            let k = covered + i as u64;
+            if prefix {
+                if s.rejected {
+                    stats.rejected += 1;
+                } else {
+                    stats.record(s.features, s.ops);
+                }
+            }
             if first.is_none() {
-                first = d;
+                first = s.finding.map(|f| (k, f));
             }
         }
-        done = end;
-        progress(done, &stats);
+        let ran = stats.cases + stats.rejected;
+        covered = ran;
+        progress(covered, &stats);
         if first.is_some() {
-            return Outcome { stats, divergence: first, seconds: start.elapsed().as_secs_f64() };
+            return Ok(Outcome { stats, finding: first, seconds: start.elapsed().as_secs_f64() });
+        }
+        if !prefix || covered < end {
+            break;
         }
     }
-    Outcome { stats, divergence: None, seconds: start.elapsed().as_secs_f64() }
+    Ok(Outcome { stats, finding: None, seconds: start.elapsed().as_secs_f64() })
+}
+
+/// A quick in-process run (benchmarks, tests): `cases` cases on one thread.
+pub fn run_in_process(seed: u64, cases: u64, engines: &EngineSet) -> Outcome {
+    let runner = Runner::InProcess { engines, cfg: None, jobs: 1 };
+    run(seed, Some(cases), None, &runner, &AtomicU64::new(0), |_, _| {}).expect("in-process runs start no worker")
 }

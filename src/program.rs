@@ -272,8 +272,8 @@ impl Program {
                     format!("subprog {k} ends in code {:#04x}", self.insns[e - 1].code),
                 ));
             }
-            for i in s..e {
-                if half[i] || self.insns[i].is_call() || self.insns[i].is_exit() || !self.insns[i].is_jmp_class() {
+            for (i, &second_half) in half.iter().enumerate().take(e).skip(s) {
+                if second_half || self.insns[i].is_call() || self.insns[i].is_exit() || !self.insns[i].is_jmp_class() {
                     continue;
                 }
                 let t = i as i64 + self.insns[i].rel(jump_field(&self.insns[i])) + 1;

@@ -34,7 +34,7 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase
     let mut g = ops::OpGen::new(cfg, shadow);
     g.generate(u, info.large)?;
     features.0 |= g.features.0;
-    let case = Case { name: String::new(), prog, ops: g.ops, expect: None, ignore_tokens: false };
+    let case = Case { name: String::new(), prog, ops: g.ops, expect: None, ignore_tokens: false, notes: Vec::new() };
     Ok(GenCase { case, features, checkpoints: g.checkpoints })
 }
 

@@ -293,8 +293,8 @@ pub(crate) fn add_metadata(
     let n_sub = starts.len() - 1;
     if cfg.line_info {
         let mut line = 1u32;
-        for i in 0..len {
-            if half[i] {
+        for (i, &second_half) in half.iter().enumerate().take(len) {
+            if second_half {
                 continue;
             }
             let at_start = starts[..n_sub].contains(&i);
