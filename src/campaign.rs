@@ -113,14 +113,19 @@ impl Runner<'_> {
         match self {
             Runner::InProcess { engines, cfg, jobs } => {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(*jobs).build().expect("thread pool");
+                // Cases above the lowest finding so far cannot be the lowest: not started.
+                let lowest = AtomicU64::new(u64::MAX);
                 Ok(pool.install(|| {
                     (from..to)
                         .into_par_iter()
                         .map(|k| {
-                            if deadline.is_some_and(|d| Instant::now() >= d) {
+                            if k > lowest.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
                                 return None;
                             }
                             let r = check_one(seed, k, *cfg, engines);
+                            if r.finding.is_some() {
+                                lowest.fetch_min(k, Ordering::Relaxed);
+                            }
                             done.fetch_add(1, Ordering::Relaxed);
                             Some(Slot {
                                 rejected: r.rejected,

@@ -103,7 +103,7 @@ pub enum Cmd {
         #[arg(long)]
         seed: Option<u64>,
         /// Stop after this many cases (at least 1).
-        #[arg(long, conflicts_with = "time", value_parser = positive_count)]
+        #[arg(long, conflicts_with = "time", allow_negative_numbers = true, value_parser = positive_count)]
         cases: Option<u64>,
         /// Stop after this many seconds (positive; default 10 when --cases is absent). Cases
         /// running at the deadline stop; the run covers the cases before them.
@@ -111,7 +111,7 @@ pub enum Cmd {
         time: Option<f64>,
         /// Threads (child processes, for engines that can crash) running cases at once.
         /// Default: the number of CPUs.
-        #[arg(long, value_parser = positive_count)]
+        #[arg(long, allow_negative_numbers = true, value_parser = positive_count)]
         jobs: Option<u64>,
         /// Generator config (JSON; `patch-equiv config` prints the default). Default: a swarm
         /// config drawn per case.
@@ -426,4 +426,40 @@ fn json_on_error(r: Result<i32, Exit>, kind: Option<&str>) -> Result<i32, Exit> 
 
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_option_and_argument_has_help_text() {
+        let cmd = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            assert!(sub.get_about().is_some(), "{} has no description", sub.get_name());
+            for a in sub.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                if a.get_help().is_none() {
+                    missing.push(format!("{} {}", sub.get_name(), a.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "options without --help text: {missing:?}");
+    }
+
+    #[test]
+    fn printed_commands_quote_what_the_shell_would_split() {
+        assert_eq!(shell_word("artifacts/seed-1-case-2.case"), "artifacts/seed-1-case-2.case");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(command_line(&["replay", "x y"]), "cargo run --release -q -- replay 'x y'");
+    }
+
+    #[test]
+    fn the_shrunk_case_goes_beside_the_case() {
+        assert_eq!(findings::default_min_path(Path::new("a/b.case")), Path::new("a/b.min.case"));
+        assert_eq!(findings::default_min_path(Path::new("b.case.gz")), Path::new("b.min.case"));
+        assert_eq!(findings::default_min_path(Path::new("v.jsonl")), Path::new("v.min.case"));
+    }
 }
