@@ -117,8 +117,7 @@ fn a_divergence_is_shrunk_written_and_reproduced() {
 
 /// The default config with programs over 32767 slots in every case.
 fn large_config(dir: &Path) -> PathBuf {
-    let mut cfg = patch_equiv::gen::Config::default();
-    cfg.large_pct = 100;
+    let cfg = patch_equiv::gen::Config { large_pct: 100, ..Default::default() };
     let p = dir.join("large.json");
     std::fs::write(&p, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
     p
