@@ -102,8 +102,20 @@ struct Slot {
 
 impl Runner<'_> {
     /// Cases `[from, to)`: `None` for those not run (the deadline passed).
+    /// The thread pool of an in-process runner, built once per run.
+    fn pool(&self) -> Option<rayon::ThreadPool> {
+        match self {
+            Runner::InProcess { jobs, .. } => {
+                Some(rayon::ThreadPoolBuilder::new().num_threads(*jobs).build().expect("thread pool"))
+            }
+            Runner::Children { .. } => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn chunk(
         &self,
+        pool: Option<&rayon::ThreadPool>,
         seed: u64,
         from: u64,
         to: u64,
@@ -111,8 +123,8 @@ impl Runner<'_> {
         done: &AtomicU64,
     ) -> Result<Vec<Option<Slot>>, String> {
         match self {
-            Runner::InProcess { engines, cfg, jobs } => {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(*jobs).build().expect("thread pool");
+            Runner::InProcess { engines, cfg, .. } => {
+                let pool = pool.expect("an in-process runner has a pool");
                 // Cases above the lowest finding so far cannot be the lowest: not started.
                 let lowest = AtomicU64::new(u64::MAX);
                 Ok(pool.install(|| {
@@ -236,12 +248,13 @@ pub fn run(
     let mut stats = Stats::default();
     let mut covered = 0u64;
     let limit = cases.unwrap_or(u64::MAX);
+    let pool = runner.pool();
     while covered < limit {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         let end = (covered + CHUNK).min(limit);
-        let slots = runner.chunk(seed, covered, end, deadline, done)?;
+        let slots = runner.chunk(pool.as_ref(), seed, covered, end, deadline, done)?;
         let mut first: Option<(u64, Finding)> = None;
         let mut prefix = true;
         for (i, s) in slots.into_iter().enumerate() {
