@@ -70,13 +70,17 @@ fn artifact_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::PathBuf::from("fuzz/artifacts/patch_equiv/"))
 }
 
-/// Write the case file beside libFuzzer's artifacts and say how to replay it
-/// and the raw input, with commands that work from the repository root.
 fn reproduce_hint(case: &crate::case::Case) -> String {
+    reproduce_hint_in(&artifact_dir(), case)
+}
+
+/// Write the case file into `dir` (libFuzzer's artifacts) and say how to
+/// replay it and the raw input, with commands that work from the repository root.
+pub fn reproduce_hint_in(dir: &std::path::Path, case: &crate::case::Case) -> String {
     let text = crate::case_file::to_text(case);
     // FNV-1a of the text: a stable name for the same case.
     let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    let path = artifact_dir().join(format!("finding-{h:016x}.case"));
+    let path = dir.join(format!("finding-{h:016x}.case"));
     let engines = crate::engine::BUILTIN;
     let replay = match std::fs::write(&path, &text) {
         Ok(()) => format!(

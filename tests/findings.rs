@@ -406,3 +406,70 @@ fn show_keeps_notes() {
     assert!(so.contains("note first note\nnote second, kept\n"), "{so}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_fuzz_targets_hint_replays_the_case_it_wrote() {
+    let dir = scratch("fuzzhint");
+    let g = patch_equiv::campaign::generate_case(1, 0, None).unwrap();
+    let hint = patch_equiv::fuzz_input::reproduce_hint_in(&dir, &g.case);
+    let cmd = hint.lines().next().unwrap();
+    assert!(cmd.contains(" replay --engines array,list "), "{hint}");
+    let written: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(written.len(), 1, "{hint}");
+    let o = run_printed(cmd);
+    let (so, se) = text(&o);
+    // The case is clean on the real engines: the command runs it and passes.
+    assert_eq!(o.status.code(), Some(0), "{so}{se}");
+    assert!(so.contains("1 passed, 0 failed"), "{so}");
+    assert!(hint.contains("cargo fuzz run -s none patch_equiv fuzz/artifacts/patch_equiv/"), "{hint}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_readme_runs_every_command_from_the_repo_root() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for raw in readme.lines() {
+        let line = raw.trim_start();
+        // The tool itself is never assumed installed…
+        let code = raw.starts_with("    ");
+        assert!(!(code && line.starts_with("patch-equiv ")), "bare command in the README: {line}");
+        assert!(!line.contains("`patch-equiv "), "bare command in the README: {line}");
+        assert!(!(code && line.contains("cd fuzz")), "README changes directory: {line}");
+        // …and always run one way.
+        if line.starts_with("cargo run") {
+            assert!(line.starts_with(PREFIX), "README command not in the printed form: {line}");
+        }
+        // Fuzzing writes new inputs to the untracked working corpus, listed first.
+        if line.contains("cargo fuzz run") || line.contains("cargo +nightly fuzz run") {
+            let (work, seeds) = (line.find("fuzz/work/"), line.find("fuzz/corpus/"));
+            assert!(work.is_some() && work < seeds, "fuzz command without the working corpus first: {line}");
+            assert!(line.contains("+nightly") || line.contains("-s none"), "stable fuzz command needs -s none: {line}");
+        }
+        if line.starts_with("cargo fuzz fmt") {
+            assert!(line.contains("-s none"), "stable fuzz fmt needs -s none: {line}");
+        }
+    }
+    let ignore = std::fs::read_to_string(root().join(".gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "fuzz/work/"), ".gitignore lacks fuzz/work/");
+}
+
+#[test]
+fn the_progress_bar_moves_in_time_mode() {
+    // `script` gives the run a terminal, as a person at a shell would.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("`script` (util-linux) is not installed: the progress bar is not checked");
+        return;
+    }
+    let dir = scratch("bar");
+    let cmd = format!("'{BIN}' run --seed 1 --time 2 --jobs 1 --out '{}'", dir.display());
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let frames: Vec<&str> = out.split('\r').filter(|f| f.contains(" cases, ")).collect();
+    let filled = |f: &str| f.matches('█').count();
+    assert!(frames.len() >= 3, "too few progress frames:\n{out}");
+    assert!(filled(frames[frames.len() - 1]) > filled(frames[0]), "the bar did not move:\n{out}");
+    let counts: std::collections::BTreeSet<&str> =
+        frames.iter().filter_map(|f| f.split(" cases, ").next()?.rsplit(' ').next()).collect();
+    assert!(counts.len() >= 3, "the case count did not move: {counts:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

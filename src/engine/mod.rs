@@ -143,12 +143,6 @@ impl EngineSet {
         EngineSet::parse(BUILTIN, None).expect("the built-in engines exist")
     }
 
-    /// The oracle and one other engine (with the plant if it holds it).
-    pub fn pair(&self, other: &str) -> Result<EngineSet, String> {
-        let plant = self.plant.filter(|p| p.engine == other).map(|p| p.name);
-        EngineSet::parse(&format!("{ORACLE},{other}"), plant)
-    }
-
     pub fn oracle(&self) -> &dyn Engine {
         &*self.engines[0]
     }
