@@ -29,6 +29,8 @@ pub enum Line {
     Checked { finding: Option<Finding> },
     /// The worker finished; `next` is the first seeded case it did not run.
     Done { next: u64 },
+    /// The job could not start (a bad config, an unreadable input).
+    Refused { why: String },
 }
 
 /// What a worker is asked to do.
@@ -46,6 +48,12 @@ fn emit(line: &Line) {
     println!("{}", serde_json::to_string(line).expect("a line serializes"));
 }
 
+/// Say why the job cannot start; exit code 2.
+fn refuse(why: String) -> i32 {
+    emit(&Line::Refused { why });
+    2
+}
+
 /// The worker's side: run `job` with `engines`, print lines; 0 when done, 2
 /// when the job itself cannot start (bad config, unreadable input).
 pub fn worker(engines: &EngineSet, job: Job) -> i32 {
@@ -53,10 +61,7 @@ pub fn worker(engines: &EngineSet, job: Job) -> i32 {
         Job::Cases { seed, from, to, config, deadline_ms } => {
             let cfg = match config.as_deref().map(Config::load).transpose() {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("patch-equiv worker: {e}");
-                    return 2;
-                }
+                Err(e) => return refuse(e),
             };
             let deadline = deadline_ms.map(|ms| Instant::now() + std::time::Duration::from_millis(ms));
             let mut k = from;
@@ -84,15 +89,11 @@ pub fn worker(engines: &EngineSet, job: Job) -> i32 {
         Job::Case => {
             let mut text = String::new();
             if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-                eprintln!("patch-equiv worker: standard input: {e}");
-                return 2;
+                return refuse(format!("standard input: {e}"));
             }
             let case = match crate::case_file::parse("<stdin>", &text) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("patch-equiv worker: {e}");
-                    return 2;
-                }
+                Err(e) => return refuse(e.to_string()),
             };
             let finding = crate::equiv::check(&case, engines).divergence().map(|r| Finding::from(&r));
             emit(&Line::Checked { finding });
@@ -102,10 +103,7 @@ pub fn worker(engines: &EngineSet, job: Job) -> i32 {
         Job::Replay { file, skip, verbose } => {
             let cases = match crate::replay::load_file(&file) {
                 Ok(c) => c,
-                Err(e) => {
-                    eprintln!("patch-equiv worker: {e}");
-                    return 2;
-                }
+                Err(e) => return refuse(e.to_string()),
             };
             for (index, case) in cases.iter().enumerate().skip(skip) {
                 emit(&Line::Verdict { index, verdict: crate::replay::check(case, engines, verbose) });
@@ -227,6 +225,7 @@ impl Child {
                     done = true;
                     lines.push(Line::Done { next });
                 }
+                Ok(Line::Refused { why }) => return Err(format!("worker refused its job: {why}")),
                 Ok(line) => lines.push(line),
                 // A line cut by the crash, or output of a foreign engine.
                 Err(_) => {}
@@ -236,9 +235,6 @@ impl Child {
         let all: Vec<&str> = stderr.lines().collect();
         let tail = all[all.len().saturating_sub(STDERR_LINES)..].join("\n");
         let done = done && out.status.success();
-        if !done && out.status.code() == Some(2) && lines.is_empty() {
-            return Err(format!("worker refused its job: {}", tail.trim()));
-        }
         Ok(Ran { lines, done, status: status_words(out.status), stderr: tail })
     }
 
