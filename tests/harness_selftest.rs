@@ -1,6 +1,7 @@
 //! The harness finds planted faults: each fault in the list patcher is
-//! reported, naming the right table, within a bounded number of seeded cases;
-//! and `run` shrinks, writes and `replay` reproduces a planted divergence.
+//! reported, naming the right table (or `panic`), within a bounded number of
+//! seeded cases; and `run` shrinks, writes and `replay` reproduces a planted
+//! divergence. The crash fault and the printed commands: `tests/findings.rs`.
 
 use patch_equiv::campaign::generate_case;
 use patch_equiv::engine::{EngineSet, BUILTIN};
