@@ -484,3 +484,103 @@ impl fmt::Display for Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ArrayEngine, ListEngine, PlantedListEngine};
+    use crate::patcher::list::plant::Fault;
+
+    /// An engine under another name.
+    struct Named(&'static str, Box<dyn Engine>);
+
+    impl Engine for Named {
+        fn name(&self) -> String {
+            self.0.to_string()
+        }
+        fn load(&self, prog: Program) -> Result<Box<dyn Patcher>, String> {
+            self.1.load(prog)
+        }
+    }
+
+    /// An engine that refuses every program.
+    struct Refuses;
+
+    impl Engine for Refuses {
+        fn name(&self) -> String {
+            "refuses".into()
+        }
+        fn load(&self, _: Program) -> Result<Box<dyn Patcher>, String> {
+            Err("not today".into())
+        }
+    }
+
+    /// A patch of slot 1 into two slots (the aux fault shows), then the
+    /// removal of the program's tail (the panic fault shows).
+    fn small_case() -> Case {
+        let text = "patch-equiv-case 1
+program
+insns 4
+  0  b7 01 00 00 00 00 00 00  aux 0 1 0 1
+  1  b7 01 00 00 01 00 00 00  aux 1 1 0 2
+  2  b7 01 00 00 02 00 00 00  aux 2 1 0 3
+  3  95 00 00 00 00 00 00 00  aux 3 1 0 4
+subprogs 1 hidden 0
+  0 0
+  4 0
+linfo 0
+func_info none
+func_info_aux 0
+pokes 0
+insn_arrays 0
+end
+ops 2
+  patch 1 2
+    0  b7 02 00 00 00 00 00 00
+    1  b7 01 00 00 01 00 00 00
+  remove 3 2
+expect none
+";
+        crate::case_file::parse("small.case", text).expect("the test case parses")
+    }
+
+    #[test]
+    fn the_engine_that_diverges_is_named_among_several() {
+        let case = small_case();
+        for order in [["good", "bad"], ["bad", "good"]] {
+            let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(ArrayEngine)];
+            for n in order {
+                let e: Box<dyn Engine> =
+                    if n == "bad" { Box::new(PlantedListEngine(Fault::AuxAtFirstSlot)) } else { Box::new(ListEngine) };
+                engines.push(Box::new(Named(n, e)));
+            }
+            let r = compare(&case, &engines, true).divergence().expect("a finding");
+            assert_eq!((r.engine.as_str(), r.kind.name(), r.table.as_str()), ("bad", "divergence", "aux"), "{order:?}");
+            assert!(r.to_string().contains("array (kernel model)                         | bad"), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_panic_names_its_engine_even_the_oracle() {
+        let case = small_case();
+        let panicky = || Box::new(PlantedListEngine(Fault::TailRemovalOutOfBounds)) as Box<dyn Engine>;
+        let oracle_panics: [Box<dyn Engine>; 2] = [Box::new(Named("array", panicky())), Box::new(ListEngine)];
+        let r = compare(&case, &oracle_panics, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.kind.name()), ("array", "panic"));
+        let other_panics: [Box<dyn Engine>; 2] = [Box::new(ArrayEngine), panicky()];
+        let r = compare(&case, &other_panics, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.kind.name(), r.table.as_str()), ("list", "panic", "panic"));
+        let Kind::Panic(c) = &r.kind else { unreachable!() };
+        assert!(c.message.contains("index out of bounds"), "{c}");
+        assert!(r.summary().starts_with("list panicked at op "), "{}", r.summary());
+    }
+
+    #[test]
+    fn an_engine_that_refuses_a_valid_program_is_a_finding() {
+        let case = small_case();
+        let engines: [Box<dyn Engine>; 2] = [Box::new(ArrayEngine), Box::new(Refuses)];
+        let r = compare(&case, &engines, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.table.as_str(), r.op), ("refuses", "load", None));
+        assert!(r.other.contains("not today"));
+    }
+}
