@@ -105,16 +105,17 @@ pub enum Cmd {
         /// Stop after this many cases (at least 1).
         #[arg(long, conflicts_with = "time", allow_negative_numbers = true, value_parser = positive_count)]
         cases: Option<u64>,
-        /// Stop after this many seconds (positive; default 10 when --cases is absent). Cases
-        /// running at the deadline stop; the run covers the cases before them.
+        /// Stop after this many seconds (positive; default 10 when --cases is absent). At the
+        /// deadline no new case starts; the statistics cover the cases before the first one
+        /// not run.
         #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = positive_secs)]
         time: Option<f64>,
         /// Threads (child processes, for engines that can crash) running cases at once.
         /// Default: the number of CPUs.
         #[arg(long, allow_negative_numbers = true, value_parser = positive_count)]
         jobs: Option<u64>,
-        /// Generator config (JSON; `patch-equiv config` prints the default). Default: a swarm
-        /// config drawn per case.
+        /// Generator config (JSON; the `config` subcommand prints the default). Default: a
+        /// swarm config drawn per case.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Directory for the finding's case files (raw and shrunk); created if missing and
