@@ -233,6 +233,17 @@ fn crashed_case(child: &Child, config: Option<&Path>, seed: u64, k: u64, status:
     }
 }
 
+/// glibc's malloc starts with a 128 KB mmap threshold and a 256 KB trim
+/// threshold, so the memory of one case goes back to the kernel when the case
+/// ends and the next case page-faults fresh pages (measured: 273k page faults
+/// and 0.4 s of system time per 20,000 cases). Freeing one mmapped block
+/// raises both thresholds to its size (up to 32 MB; 16 MB here): cases reuse memory
+/// (4k page faults). Elsewhere this is one allocation and one free.
+pub(crate) fn warm_allocator() {
+    let block: Vec<u8> = Vec::with_capacity(16 << 20);
+    drop(std::hint::black_box(block));
+}
+
 /// Run cases `[0, cases)` (or until `deadline`) with `runner`. `done` counts
 /// cases as they finish (for a progress bar); `progress` is called after
 /// each chunk with (cases covered, stats so far).
@@ -248,6 +259,7 @@ pub fn run(
     let mut stats = Stats::default();
     let mut covered = 0u64;
     let limit = cases.unwrap_or(u64::MAX);
+    warm_allocator();
     let pool = runner.pool();
     while covered < limit {
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -57,6 +57,7 @@ fn refuse(why: String) -> i32 {
 /// The worker's side: run `job` with `engines`, print lines; 0 when done, 2
 /// when the job itself cannot start (bad config, unreadable input).
 pub fn worker(engines: &EngineSet, job: Job) -> i32 {
+    crate::campaign::warm_allocator();
     match job {
         Job::Cases { seed, from, to, config, deadline_ms } => {
             let cfg = match config.as_deref().map(Config::load).transpose() {
