@@ -1,13 +1,13 @@
-//! `patch-equiv bench`: the array and list patchers timed in the same run on
-//! the workloads of the benchmark issue (W1 pyperf180 scale, W2 the 2019
-//! table, W3 random positions, W4 removal-heavy, W5 a clang-built program
-//! from tests/bpf, and the seeded runner).
-//! The same driver runs both patchers, so both do exactly the same ops; the
-//! final programs are compared after every workload.
+//! `patch-equiv bench`: every selected engine timed in the same run on the
+//! workloads of the benchmark issue (W1 pyperf180 scale, W2 the 2019 table,
+//! W3 random positions, W4 removal-heavy, W5 a clang-built program from
+//! tests/bpf, and the seeded runner), one column per engine. The same driver runs every engine, so all do exactly the same
+//! ops; the final programs are compared after every workload.
 
+use crate::engine::{Engine, EngineSet};
 use crate::insn::build::*;
 use crate::insn::{class, field, op, Insn};
-use crate::patcher::{ArrayPatcher, ListPatcher, Patcher};
+use crate::patcher::{ArrayPatcher, Patcher};
 use crate::program::{LineInfo, Program, Subprog};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -277,41 +277,76 @@ pub fn w4_remove<P: Drive + ?Sized>(p: &mut P) -> usize {
     removed
 }
 
-/// One row of the table.
+/// One engine's figures in one row.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EngineTime {
+    pub engine: String,
+    /// Whole workload, including building and the final linearization.
+    pub seconds: f64,
+    /// Extrapolated from a measured prefix (O(N·M) fit; the oracle only).
+    pub extrapolated: bool,
+    /// Peak heap MB (Rust allocations only; `None` when extrapolated).
+    pub peak_mb: Option<f64>,
+    /// The final linearization (`Patcher::finish`) alone.
+    pub linearize_s: f64,
+}
+
+/// One row of the table: one column per engine, the oracle first. (Read
+/// back by `report`; rows of earlier versions have no `engines`.)
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub workload: String,
     pub insns: usize,
     pub ops: usize,
-    pub array_s: f64,
-    /// The array time is extrapolated from a measured prefix (O(N·M) fit).
-    pub array_extrapolated: bool,
-    pub list_s: f64,
-    pub array_peak_mb: f64,
-    pub list_peak_mb: f64,
-    /// List time of the final linearization, and one plain copy of the final
-    /// instruction and aux arrays (the floor).
-    pub linearize_s: f64,
+    #[serde(default)]
+    pub engines: Vec<EngineTime>,
+    /// One plain copy of the final instruction and aux arrays (the floor).
     pub copy_s: f64,
+    // The fields of earlier versions of `bench --json`, from `engines`:
+    pub array_s: f64,
+    pub array_extrapolated: bool,
+    pub list_s: Option<f64>,
+    pub array_peak_mb: f64,
+    pub list_peak_mb: Option<f64>,
+    /// The list engine's linearization.
+    pub linearize_s: Option<f64>,
 }
 
 impl Row {
-    fn ratio(&self) -> f64 {
-        self.array_s / self.list_s.max(1e-12)
+    fn new(workload: &str, insns: usize, ops: usize, engines: Vec<EngineTime>, copy_s: f64) -> Row {
+        let get = |n: &str| engines.iter().find(|e| e.engine == n);
+        let array = get("array").expect("the oracle is always timed");
+        Row {
+            workload: workload.to_string(),
+            insns,
+            ops,
+            array_s: array.seconds,
+            array_extrapolated: array.extrapolated,
+            array_peak_mb: array.peak_mb.unwrap_or(0.0),
+            list_s: get("list").map(|e| e.seconds),
+            list_peak_mb: get("list").and_then(|e| e.peak_mb),
+            linearize_s: get("list").map(|e| e.linearize_s),
+            copy_s,
+            engines,
+        }
     }
 }
 
-/// Run one workload on the list patcher: (ops, seconds incl. linearization,
-/// linearize seconds, peak bytes, final program).
-fn run_list(prog: &Program, work: &dyn Fn(&mut ListPatcher) -> usize) -> (usize, f64, f64, usize, Program) {
-    let ((ops, lin, out), secs, peak) = measure(|| {
-        let mut l = ListPatcher::from_valid(prog.clone());
-        let ops = work(&mut l);
+/// A workload: drives any patcher, honouring a limit on its op count where it can.
+type Work<'a> = &'a dyn Fn(&mut dyn Patcher, usize) -> usize;
+
+/// Run one workload on a non-oracle engine: (ops, seconds incl. building and
+/// linearization, linearize seconds, peak bytes, final program).
+fn run_engine(engine: &dyn Engine, prog: &Program, work: Work) -> Result<(usize, f64, f64, usize, Program), String> {
+    let (r, secs, peak) = measure(|| -> Result<_, String> {
+        let mut p = engine.load(prog.clone())?;
+        let ops = work(&mut *p, usize::MAX);
         let t = Instant::now();
-        let out = l.into_program();
-        (ops, t.elapsed().as_secs_f64(), out)
+        let out = p.finish();
+        Ok((ops, t.elapsed().as_secs_f64(), out))
     });
-    (ops, secs, lin, peak, out)
+    let (ops, lin, out) = r.map_err(|e| format!("engine {}: {e}", engine.name()))?;
+    Ok((ops, secs, lin, peak, out))
 }
 
 /// Run a workload on the array patcher. A workload that honours a limit on
@@ -324,8 +359,8 @@ fn run_array(
     growth: f64,
     cap: f64,
     limited: bool,
-    work: &dyn Fn(&mut ArrayPatcher, usize) -> usize,
-) -> (f64, bool, usize, Option<Program>) {
+    work: Work,
+) -> (f64, bool, usize, f64, Option<Program>) {
     if limited {
         let (n, m) = (prog.len() as f64, ops_total as f64);
         let mut probe = 16usize.min(ops_total);
@@ -341,17 +376,19 @@ fn run_array(
                 break;
             }
             if t > 0.5 {
-                return (predicted, true, 0, None);
+                return (predicted, true, 0, 0.0, None);
             }
             probe = (probe * 4).min(ops_total);
         }
     }
-    let ((out, _), secs, peak) = measure(|| {
+    let ((out, lin), secs, peak) = measure(|| {
         let mut a = ArrayPatcher::from_valid(prog.clone());
         work(&mut a, usize::MAX);
-        (a.into_program(), ())
+        let t = Instant::now();
+        let out = a.into_program();
+        (out, t.elapsed().as_secs_f64())
     });
-    (secs, false, peak, Some(out))
+    (secs, false, peak, lin, Some(out))
 }
 
 /// Time one plain copy of the final insns and aux (the linearization floor).
@@ -365,54 +402,80 @@ fn copy_floor(p: &Program) -> f64 {
 
 #[allow(clippy::too_many_arguments)]
 fn row(
+    engines: &EngineSet,
     name: &str,
     prog: &Program,
     ops_total: usize,
     growth: f64,
     cap: f64,
     limited: bool,
-    work: &dyn Fn(&mut dyn Drive, usize) -> usize,
+    work: Work,
 ) -> Result<Row, String> {
+    let mut times = Vec::new();
+    let mut finals: Vec<(String, Program)> = Vec::new();
+    let mut ops = 0;
     // Short runs are repeated and the best time kept, as criterion would.
-    let (ops, mut list_s, mut lin, list_peak, list_out) = run_list(prog, &|l: &mut ListPatcher| work(l, usize::MAX));
-    for _ in 0..4 {
-        if list_s > 0.2 {
-            break;
+    for e in &engines.all()[1..] {
+        let (n, mut secs, mut lin, peak, out) = run_engine(&**e, prog, work)?;
+        for _ in 0..4 {
+            if secs > 0.2 {
+                break;
+            }
+            let (_, s2, l2, _, _) = run_engine(&**e, prog, work)?;
+            secs = secs.min(s2);
+            lin = lin.min(l2);
         }
-        let (_, s2, l2, _, _) = run_list(prog, &|l: &mut ListPatcher| work(l, usize::MAX));
-        list_s = list_s.min(s2);
-        lin = lin.min(l2);
+        ops = n;
+        times.push(EngineTime {
+            engine: e.name(),
+            seconds: secs,
+            extrapolated: false,
+            peak_mb: Some(peak as f64 / 1e6),
+            linearize_s: lin,
+        });
+        finals.push((e.name(), out));
     }
-    let (mut array_s, extrapolated, array_peak, array_out) =
-        run_array(prog, ops_total.max(ops), growth, cap, limited, &|a: &mut ArrayPatcher, lim| work(a, lim));
-    if let Some(a) = array_out {
-        if let Some(d) = crate::diff::first_difference(&a, &list_out, false) {
-            return Err(format!("{name}: the patchers disagree: {d}"));
+    let (mut array_s, extrapolated, array_peak, mut array_lin, array_out) =
+        run_array(prog, ops_total.max(ops), growth, cap, limited, work);
+    if let Some(a) = &array_out {
+        if ops == 0 {
+            ops = ops_total;
         }
         for _ in 0..4 {
             if array_s > 0.2 {
                 break;
             }
-            array_s =
-                array_s.min(run_array(prog, ops, growth, cap, false, &|a: &mut ArrayPatcher, lim| work(a, lim)).0);
+            let again = run_array(prog, ops, growth, cap, false, work);
+            array_s = array_s.min(again.0);
+            array_lin = array_lin.min(again.3);
+        }
+        finals.insert(0, ("array".to_string(), a.clone()));
+    }
+    // Every engine ends where the oracle does (or, when the oracle's time
+    // was extrapolated, where the first other engine does).
+    if let Some((ref_name, reference)) = finals.first() {
+        for (n, p) in &finals[1..] {
+            if let Some(d) = crate::diff::first_difference(reference, p, false) {
+                return Err(format!("{name}: {n} and {ref_name} disagree: {d}"));
+            }
         }
     }
-    Ok(Row {
-        workload: name.to_string(),
-        insns: prog.len(),
-        ops,
-        array_s,
-        array_extrapolated: extrapolated,
-        list_s,
-        array_peak_mb: array_peak as f64 / 1e6,
-        list_peak_mb: list_peak as f64 / 1e6,
-        linearize_s: lin,
-        copy_s: copy_floor(&list_out),
-    })
+    times.insert(
+        0,
+        EngineTime {
+            engine: "array".to_string(),
+            seconds: array_s,
+            extrapolated,
+            peak_mb: (!extrapolated).then_some(array_peak as f64 / 1e6),
+            linearize_s: array_lin,
+        },
+    );
+    let copy_s = finals.first().map_or(0.0, |(_, p)| copy_floor(p));
+    Ok(Row::new(name, prog.len(), ops, times, copy_s))
 }
 
-/// What the workload drivers use of a patcher; object safe, so one closure
-/// drives either patcher.
+/// What the workload drivers use of a patcher; implemented for every
+/// `Patcher`, boxed ones (`dyn Patcher`) included.
 #[allow(clippy::len_without_is_empty)]
 pub trait Drive {
     fn len(&self) -> usize;
@@ -422,7 +485,7 @@ pub trait Drive {
     fn remove(&mut self, off: usize, cnt: usize) -> Result<(), crate::patcher::PatchError>;
 }
 
-impl<P: Patcher> Drive for P {
+impl<P: Patcher + ?Sized> Drive for P {
     fn len(&self) -> usize {
         Patcher::len(self)
     }
@@ -441,7 +504,7 @@ impl<P: Patcher> Drive for P {
 }
 
 /// All rows; `quick` keeps the whole run under a minute.
-pub fn rows(quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String> {
+pub fn rows(engines: &EngineSet, quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String> {
     let cap = if quick { 3.0 } else { 120.0 };
     let mut out = Vec::new();
     let mut push = |r: Row, out: &mut Vec<Row>| {
@@ -449,13 +512,13 @@ pub fn rows(quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String>
         out.push(r);
     };
     let w1 = workload_program(10_000, 1);
-    push(row("W1 pyperf180-like passes", &w1, 5_000, 2.0, cap, false, &|p, _| w1_passes(p, 7))?, &mut out);
+    push(row(engines, "W1 pyperf180-like passes", &w1, 5_000, 2.0, cap, false, &|p, _| w1_passes(p, 7))?, &mut out);
     let sizes: &[usize] =
         if quick { &[15_000, 45_000, 1_000_000] } else { &[15_000, 45_000, 95_000, 195_000, 1_000_000] };
     for &n in sizes {
         let prog = workload_program(n, 2);
         push(
-            row(&format!("W2 1→2 per insn, {}k", n / 1000), &prog, n, 1.0, cap, true, &|p, lim| {
+            row(engines, &format!("W2 1→2 per insn, {}k", n / 1000), &prog, n, 1.0, cap, true, &|p, lim| {
                 w2_every_insn(p, lim)
             })?,
             &mut out,
@@ -464,9 +527,16 @@ pub fn rows(quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String>
     let (n3, m3) = if quick { (100_000, 100_000) } else { (1_000_000, 1_000_000) };
     let prog = workload_program(n3, 3);
     push(
-        row(&format!("W3 random positions, {}k×{}k", n3 / 1000, m3 / 1000), &prog, m3, 1.0, cap, true, &|p, lim| {
-            w3_random(p, m3.min(lim), 5)
-        })?,
+        row(
+            engines,
+            &format!("W3 random positions, {}k×{}k", n3 / 1000, m3 / 1000),
+            &prog,
+            m3,
+            1.0,
+            cap,
+            true,
+            &|p, lim| w3_random(p, m3.min(lim), 5),
+        )?,
         &mut out,
     );
     let n4 = if quick { 20_000 } else { 100_000 };
@@ -474,25 +544,32 @@ pub fn rows(quick: bool, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, String>
         let prog = w4_program(n4, nops, 4);
         let name = format!("W4 remove 30% of {}k, {}", n4 / 1000, if nops { "single nops" } else { "dead runs" });
         let ops = (n4 as f64 * if nops { 0.23 } else { 0.03 }) as usize;
-        push(row(&name, &prog, ops, -1.0, cap, false, &|p, _| w4_remove(p))?, &mut out);
+        push(row(engines, &name, &prog, ops, -1.0, cap, false, &|p, _| w4_remove(p))?, &mut out);
     }
     let w5 = w5_program()?;
-    push(row("W5 pyperf-like clang object, passes", &w5, 5_000, 2.0, cap, false, &|p, _| w5_passes(p))?, &mut out);
+    let name = "W5 pyperf-like clang object, passes";
+    push(row(engines, name, &w5, 5_000, 2.0, cap, false, &|p, _| w5_passes(p))?, &mut out);
     Ok(out)
 }
 
-/// Heap bytes per instruction of each representation of an `n`-slot program.
-pub fn bytes_per_insn(n: usize) -> (f64, f64) {
+/// Heap bytes per instruction of each engine's representation of an
+/// `n`-slot program, for the engines that can tell.
+pub fn bytes_per_insn(engines: &EngineSet, n: usize) -> Vec<(String, Option<f64>)> {
     let prog = workload_program(n, 2);
-    let a = ArrayPatcher::from_valid(prog.clone());
-    let l = ListPatcher::from_valid(prog);
-    (a.heap_bytes() as f64 / n as f64, l.heap_bytes() as f64 / n as f64)
+    engines
+        .all()
+        .iter()
+        .map(|e| {
+            let b = e.load(prog.clone()).ok().and_then(|p| p.memory_bytes());
+            (e.name(), b.map(|b| b as f64 / n as f64))
+        })
+        .collect()
 }
 
 /// Cases per second of the seeded runner on one thread, at the swarm config.
-pub fn runner_rate(quick: bool) -> f64 {
+pub fn runner_rate(engines: &EngineSet, quick: bool) -> f64 {
     let n = if quick { 5_000 } else { 40_000 };
-    let o = crate::campaign::run(1, Some(n), None, 1, None, crate::campaign::real_checker, |_, _| {});
+    let o = crate::campaign::run_in_process(1, n, engines);
     o.stats.cases as f64 / o.seconds
 }
 
@@ -506,35 +583,46 @@ fn fmt_s(s: f64) -> String {
     }
 }
 
-/// The table as Markdown.
-pub fn table(rows: &[Row], runner: f64, mem: (f64, f64)) -> String {
-    let mut t = String::from("| workload | insns | ops | array | list | array/list | µs/op array | µs/op list | peak MB array | peak MB list | linearize | plain copy |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+/// The table as Markdown: one time column per engine, then the oracle's
+/// time over each other engine's, µs per op, peak MB and linearization per engine.
+pub fn table(rows: &[Row], runner: f64, mem: &[(String, Option<f64>)]) -> String {
+    let names: Vec<String> = rows.first().map_or(Vec::new(), |r| r.engines.iter().map(|e| e.engine.clone()).collect());
+    let others = &names[1.min(names.len())..];
+    let mut head = vec!["workload".to_string(), "insns".into(), "ops".into()];
+    head.extend(names.iter().cloned());
+    head.extend(others.iter().map(|n| format!("array/{n}")));
+    head.extend(names.iter().map(|n| format!("µs/op {n}")));
+    head.extend(names.iter().map(|n| format!("peak MB {n}")));
+    head.extend(others.iter().map(|n| format!("linearize {n}")));
+    head.push("plain copy".into());
+    let mut t = format!("| {} |\n|---|{}\n", head.join(" | "), "---:|".repeat(head.len() - 1));
     for r in rows {
-        let mark = if r.array_extrapolated { " (extrapolated)" } else { "" };
-        let _ = writeln!(
-            t,
-            "| {} | {} | {} | {}{} | {} | {:.1}× | {:.2} | {:.3} | {} | {:.1} | {} | {} |",
-            r.workload,
-            r.insns,
-            r.ops,
-            fmt_s(r.array_s),
-            mark,
-            fmt_s(r.list_s),
-            r.ratio(),
-            r.array_s / r.ops.max(1) as f64 * 1e6,
-            r.list_s / r.ops.max(1) as f64 * 1e6,
-            if r.array_extrapolated { "—".to_string() } else { format!("{:.1}", r.array_peak_mb) },
-            r.list_peak_mb,
-            fmt_s(r.linearize_s),
-            fmt_s(r.copy_s),
-        );
+        let mut cells = vec![r.workload.clone(), r.insns.to_string(), r.ops.to_string()];
+        let oracle = &r.engines[0];
+        for e in &r.engines {
+            cells.push(format!("{}{}", fmt_s(e.seconds), if e.extrapolated { " (extrapolated)" } else { "" }));
+        }
+        for e in &r.engines[1..] {
+            cells.push(format!("{:.1}×", oracle.seconds / e.seconds.max(1e-12)));
+        }
+        for e in &r.engines {
+            cells.push(format!("{:.3}", e.seconds / r.ops.max(1) as f64 * 1e6));
+        }
+        for e in &r.engines {
+            cells.push(e.peak_mb.map_or("—".to_string(), |m| format!("{m:.1}")));
+        }
+        for e in &r.engines[1..] {
+            cells.push(fmt_s(e.linearize_s));
+        }
+        cells.push(fmt_s(r.copy_s));
+        let _ = writeln!(t, "| {} |", cells.join(" | "));
     }
-    let _ = writeln!(t, "\nseeded runner: {runner:.0} cases/s on one core (swarm config)");
-    let _ = writeln!(
-        t,
-        "memory at 1M insns: array {:.0} B/insn (insns + aux), list {:.0} B/insn (nodes + index)",
-        mem.0, mem.1
-    );
+    let _ = writeln!(t, "\nseeded runner: {runner:.0} cases/s on one core (swarm config, engines {})", names.join(","));
+    let mem: Vec<String> = mem
+        .iter()
+        .map(|(n, b)| format!("{n} {}", b.map_or("? B/insn".to_string(), |b| format!("{b:.0} B/insn"))))
+        .collect();
+    let _ = writeln!(t, "memory at 1M insns: {}", mem.join(", "));
     t
 }
 
@@ -562,15 +650,15 @@ pub fn plot(rows: &[Row]) -> String {
         w / 2.0,
         h - 15.0
     );
-    for (name, color, get) in [("array", "#c0392b", 0), ("list", "#2471a3", 1)] {
-        let path: Vec<String> = pts
-            .iter()
-            .map(|r| format!("{:.1},{:.1}", px(r.insns as f64), py(if get == 0 { r.array_s } else { r.list_s })))
-            .collect();
+    const COLORS: [&str; 6] = ["#c0392b", "#2471a3", "#1e8449", "#7d3c98", "#b9770e", "#566573"];
+    let names: Vec<String> = pts.first().map_or(Vec::new(), |r| r.engines.iter().map(|e| e.engine.clone()).collect());
+    for (j, name) in names.iter().enumerate() {
+        let color = COLORS[j % COLORS.len()];
+        let at = |r: &Row| r.engines.get(j).map_or((0.0, false), |e| (e.seconds, e.extrapolated));
+        let path: Vec<String> = pts.iter().map(|r| format!("{:.1},{:.1}", px(r.insns as f64), py(at(r).0))).collect();
         let _ = writeln!(svg, "<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>", path.join(" "));
         for r in &pts {
-            let s = if get == 0 { r.array_s } else { r.list_s };
-            let hollow = get == 0 && r.array_extrapolated;
+            let (s, hollow) = at(r);
             let _ = writeln!(
                 svg,
                 "<circle cx='{:.1}' cy='{:.1}' r='4' fill='{}' stroke='{color}'/>",
@@ -583,8 +671,8 @@ pub fn plot(rows: &[Row]) -> String {
             svg,
             "<text x='{}' y='{}' fill='{color}'>{name}{}</text>",
             w - m - 150.0,
-            m + if get == 0 { 0.0 } else { 16.0 },
-            if get == 0 { " (hollow: extrapolated)" } else { "" }
+            m + 16.0 * j as f64,
+            if j == 0 { " (hollow: extrapolated)" } else { "" }
         );
     }
     svg += "</svg>\n";
@@ -592,29 +680,31 @@ pub fn plot(rows: &[Row]) -> String {
 }
 
 /// Entry point of the subcommand.
-pub fn cmd(quick: bool, json: bool, plot_to: Option<&Path>) -> Result<i32, String> {
-    let rows = rows(quick, |r| {
+pub fn cmd(engines: &EngineSet, quick: bool, json: bool, plot_to: Option<&Path>) -> Result<i32, String> {
+    // Engines that can crash run here too: timing them in a child would time the child.
+    let rows = rows(engines, quick, |r| {
         if !json {
-            eprintln!(
-                "  done: {} (array {:.3}s{}, list {:.3}s)",
-                r.workload,
-                r.array_s,
-                if r.array_extrapolated { " extrapolated" } else { "" },
-                r.list_s
-            );
+            let t: Vec<String> = r
+                .engines
+                .iter()
+                .map(|e| format!("{} {:.3}s{}", e.engine, e.seconds, if e.extrapolated { " extrapolated" } else { "" }))
+                .collect();
+            eprintln!("  done: {} ({})", r.workload, t.join(", "));
         }
     })?;
-    let runner = runner_rate(quick);
-    let mem = bytes_per_insn(1_000_000);
+    let runner = runner_rate(engines, quick);
+    let mem = bytes_per_insn(engines, 1_000_000);
     if let Some(p) = plot_to {
         std::fs::write(p, plot(&rows)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     if json {
-        let v = serde_json::json!({ "rows": rows, "runner_cases_per_sec_per_core": runner,
-            "bytes_per_insn_1m": { "array": mem.0, "list": mem.1 } });
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+        let per: serde_json::Map<String, serde_json::Value> =
+            mem.iter().map(|(n, b)| (n.clone(), serde_json::json!(b))).collect();
+        let v = serde_json::json!({ "kind": "bench", "version": 1, "engines": engines.names(), "rows": rows,
+            "runner_cases_per_sec_per_core": runner, "bytes_per_insn_1m": per });
+        crate::cli::sayln(&serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
     } else {
-        print!("{}", table(&rows, runner, mem));
+        crate::cli::say(&table(&rows, runner, &mem));
     }
     Ok(0)
 }

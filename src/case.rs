@@ -20,6 +20,8 @@ pub enum Expect {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Case {
     pub name: String,
+    /// Free-text `note` lines of a case file, kept through `show` and rewrites.
+    pub notes: Vec<String>,
     pub prog: Program,
     pub ops: Vec<Op>,
     pub expect: Option<Expect>,
@@ -32,6 +34,8 @@ pub struct Case {
 pub enum Mismatch {
     /// The input program was refused.
     Invalid(PatchError),
+    /// The engine refused to load a valid program.
+    LoadRefused(String),
     /// Op `op` failed although it should not have (or with another error).
     UnexpectedError { op: usize, got: PatchError, expected: Option<i32> },
     /// Op `op` succeeded although it should have failed with `errno`.
@@ -43,14 +47,26 @@ pub enum Mismatch {
     /// Op `op` asked for something the tool refuses (not a kernel errno):
     /// malformed input rather than a failing case.
     Refused { op: usize, err: PatchError },
-    /// With no expectation, the two patchers disagreed.
-    Diverged(Box<crate::equiv::Report>),
+}
+
+impl Mismatch {
+    /// The op it concerns, if one.
+    pub fn op(&self) -> Option<usize> {
+        match self {
+            Mismatch::Invalid(_) | Mismatch::LoadRefused(_) | Mismatch::State(_) => None,
+            Mismatch::UnexpectedError { op, .. }
+            | Mismatch::UnexpectedSuccess { op, .. }
+            | Mismatch::NoFailure { op, .. }
+            | Mismatch::Refused { op, .. } => Some(*op),
+        }
+    }
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mismatch::Invalid(e) => write!(f, "program refused: {e}"),
+            Mismatch::LoadRefused(e) => write!(f, "the engine refused the program: {e}"),
             Mismatch::UnexpectedError { op, got, expected: Some(errno) } => {
                 write!(f, "op {op}: expected errno {errno}, got {got}")
             }
@@ -63,10 +79,6 @@ impl fmt::Display for Mismatch {
             }
             Mismatch::State(d) => write!(f, "final state: {d}"),
             Mismatch::Refused { op, err } => write!(f, "op {op}: {err}"),
-            Mismatch::Diverged(r) => {
-                let (op, table) = r.signature();
-                write!(f, "patchers diverge at op {:?} ({op}), {table}: array {} / list {}", r.op, r.array, r.list)
-            }
         }
     }
 }
@@ -75,12 +87,38 @@ impl Case {
     /// Replay through patcher `P` and compare with the expectation (if any).
     pub fn check<P: Patcher>(&self) -> Result<(), Mismatch> {
         let mut p = P::new(self.prog.clone()).map_err(Mismatch::Invalid)?;
+        match self.run_ops(&mut p)? {
+            Some(want) => self.final_state(want, &p.into_program()),
+            None => Ok(()),
+        }
+    }
+
+    /// Replay through `engine` and compare with the expectation (if any).
+    pub fn check_engine(&self, engine: &dyn crate::engine::Engine) -> Result<(), Mismatch> {
+        self.prog.validate().map_err(|e| Mismatch::Invalid(PatchError::InvalidProgram(e)))?;
+        let mut p = engine.load(self.prog.clone()).map_err(Mismatch::LoadRefused)?;
+        match self.run_ops(&mut *p)? {
+            Some(want) => self.final_state(want, &p.finish()),
+            None => Ok(()),
+        }
+    }
+
+    fn final_state(&self, want: &Program, got: &Program) -> Result<(), Mismatch> {
+        match first_difference(want, got, self.ignore_tokens) {
+            Some(d) => Err(Mismatch::State(d)),
+            None => Ok(()),
+        }
+    }
+
+    /// The ops against the expectation; `Some(program)` when the final state
+    /// must still be compared with it.
+    fn run_ops<P: Patcher + ?Sized>(&self, p: &mut P) -> Result<Option<&Program>, Mismatch> {
         let fail_at = match &self.expect {
             Some(Expect::Fail { op, errno }) => Some((*op, *errno)),
             _ => None,
         };
         for (k, op) in self.ops.iter().enumerate() {
-            match (op.apply(&mut p), fail_at) {
+            match (op.apply(p), fail_at) {
                 // The tool's own preconditions are never an outcome to expect:
                 // the case asks for an op the kernel only assumes valid.
                 (Err(got), _) if got.errno().is_none() => return Err(Mismatch::Refused { op: k, err: got }),
@@ -88,7 +126,7 @@ impl Case {
                 (Err(_), None) if self.expect.is_none() => {}
                 (Err(got), Some((fk, errno))) if fk == k => {
                     if got.errno() == Some(errno) {
-                        return Ok(());
+                        return Ok(None);
                     }
                     return Err(Mismatch::UnexpectedError { op: k, got, expected: Some(errno) });
                 }
@@ -99,11 +137,8 @@ impl Case {
         }
         match &self.expect {
             Some(Expect::Fail { op, errno }) => Err(Mismatch::NoFailure { op: *op, errno: *errno }),
-            Some(Expect::Ok(want)) => match first_difference(want, &p.into_program(), self.ignore_tokens) {
-                Some(d) => Err(Mismatch::State(d)),
-                None => Ok(()),
-            },
-            None => Ok(()),
+            Some(Expect::Ok(want)) => Ok(Some(want)),
+            None => Ok(None),
         }
     }
 }

@@ -28,10 +28,10 @@
 
 use crate::case::{Case, Expect};
 use crate::disasm::disasm;
+use crate::input::InputError;
 use crate::insn::Insn;
 use crate::op::Op;
 use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_INSNS, MAX_SUBPROGS};
-use crate::vectors::InputError;
 use std::fmt::Write;
 
 pub const MAGIC: &str = "patch-equiv-case";
@@ -147,6 +147,10 @@ pub fn to_text_annotated(case: &Case, note: Annotate) -> String {
     let name = case.name.split_whitespace().collect::<Vec<_>>().join(" ").replace(';', ",");
     if !name.is_empty() {
         let _ = writeln!(out, "name {name}");
+    }
+    // Each note on its own line, read back the same way as the name.
+    for note in &case.notes {
+        let _ = writeln!(out, "note {}", note.split_whitespace().collect::<Vec<_>>().join(" ").replace(';', ","));
     }
     if case.ignore_tokens {
         let _ = writeln!(out, "ignore_tokens");
@@ -536,12 +540,13 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
         );
     }
     let mut name = String::new();
+    let mut notes = Vec::new();
     let mut ignore_tokens = false;
     loop {
         let t = r.next("program")?;
         match t[0] {
             "name" => name = t[1..].join(" "),
-            "note" => {}
+            "note" => notes.push(t[1..].join(" ")),
             "ignore_tokens" => ignore_tokens = true,
             _ => {
                 r.back();
@@ -582,7 +587,7 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
     if name.is_empty() {
         name = std::path::Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
     }
-    Ok(Case { name, prog, ops, expect, ignore_tokens })
+    Ok(Case { name, notes, prog, ops, expect, ignore_tokens })
 }
 
 #[cfg(test)]
@@ -615,6 +620,7 @@ mod tests {
             ],
             expect: Some(Expect::Ok(p)),
             ignore_tokens: false,
+            notes: Vec::new(),
         };
         let text = to_text(&case);
         assert_eq!(parse("x.case", &text).unwrap(), case);
@@ -638,7 +644,19 @@ mod tests {
     fn names_are_written_on_one_line() {
         let mut p = Program::from_insns(vec![crate::insn::build::exit()]);
         p.linfo.clear();
-        let case = Case { name: "a\nb; c".into(), prog: p, ops: vec![], expect: None, ignore_tokens: false };
+        let case =
+            Case { name: "a\nb; c".into(), prog: p, ops: vec![], expect: None, ignore_tokens: false, notes: vec![] };
         assert_eq!(parse("x.case", &to_text(&case)).unwrap().name, "a b, c");
+    }
+
+    #[test]
+    fn notes_survive_a_round_trip() {
+        let p = Program::from_insns(vec![crate::insn::build::exit()]);
+        let notes = vec!["found by seed 3".to_string(), "second line, kept".to_string()];
+        let case =
+            Case { name: "n".into(), notes: notes.clone(), prog: p, ops: vec![], expect: None, ignore_tokens: false };
+        let text = to_text(&case);
+        assert!(text.contains("note found by seed 3\n"), "{text}");
+        assert_eq!(parse("x.case", &text).unwrap().notes, notes);
     }
 }

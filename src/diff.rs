@@ -1,8 +1,9 @@
 //! Table-by-table comparison of two programs: the first entry that differs,
 //! named so a person can find it (equivalence contract, semantics doc §9).
 
-use crate::program::Program;
-use std::fmt::{self, Debug};
+use crate::insn::Insn;
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED};
+use std::fmt;
 
 /// The first difference between two programs.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -25,10 +26,69 @@ impl fmt::Display for Diff {
     }
 }
 
-fn table<T: PartialEq + Debug>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
+/// A table entry in words, as a kernel developer reads it (never Rust `Debug`).
+pub trait Words {
+    fn words(&self) -> String;
+}
+
+impl Words for Insn {
+    fn words(&self) -> String {
+        let b = self.encode();
+        let hex: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("{} ({})", crate::disasm::disasm(self, None), hex.join(" "))
+    }
+}
+
+impl Words for Aux {
+    fn words(&self) -> String {
+        format!("orig_idx {} seen {} zext_dst {} token {}", self.orig_idx, self.seen, self.zext_dst as u8, self.token)
+    }
+}
+
+impl Words for Subprog {
+    fn words(&self) -> String {
+        format!("start {} linfo_idx {}", self.start, self.linfo_idx)
+    }
+}
+
+impl Words for LineInfo {
+    fn words(&self) -> String {
+        format!(
+            "insn_off {} file_name_off {} line_off {} line_col {}",
+            self.insn_off, self.file_name_off, self.line_off, self.line_col
+        )
+    }
+}
+
+impl Words for FuncInfo {
+    fn words(&self) -> String {
+        format!("insn_off {} type_id {}", self.insn_off, self.type_id)
+    }
+}
+
+/// Counts, poke indices and insn-array values (`deleted` for INSN_DELETED).
+impl Words for u32 {
+    fn words(&self) -> String {
+        if *self == INSN_DELETED {
+            "deleted".to_string()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// A list of entries in words, comma-separated.
+pub fn list_words<T: Words>(v: &[T]) -> String {
+    if v.is_empty() {
+        return "(none)".to_string();
+    }
+    v.iter().map(Words::words).collect::<Vec<_>>().join(", ")
+}
+
+fn table<T: PartialEq + Words>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         if x != y {
-            return Some(Diff { table: name.into(), entry: Some(i), left: format!("{x:?}"), right: format!("{y:?}") });
+            return Some(Diff { table: name.into(), entry: Some(i), left: x.words(), right: y.words() });
         }
     }
     (a.len() != b.len()).then(|| Diff {
@@ -69,7 +129,12 @@ pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option
         .or_else(|| {
             let (x, y) = (&a.insn_arrays, &b.insn_arrays);
             if x.len() != y.len() {
-                return table("insn_arrays", x, y);
+                return Some(Diff {
+                    table: "insn_arrays".into(),
+                    entry: None,
+                    left: format!("{} maps", x.len()),
+                    right: format!("{} maps", y.len()),
+                });
             }
             x.iter().zip(y).enumerate().find_map(|(m, (p, q))| table(&format!("insn_arrays[{m}]"), p, q))
         })

@@ -1,26 +1,58 @@
-//! The equivalence checker: one case through both patchers, op by op, every
-//! result and read compared, the whole state compared after every write, and
-//! on divergence a report a kernel developer can act on.
+//! The equivalence checker: one case through the oracle and every other
+//! engine, op by op; every result and read compared, the whole state compared
+//! on a cadence; a panic in any engine caught and reported like a divergence;
+//! on a finding, a report a kernel developer can act on.
 
 use crate::case::Case;
-use crate::diff::{first_difference, Diff};
+use crate::diff::{first_difference, list_words, Diff, Words};
 use crate::disasm::disasm_program;
+use crate::engine::{Engine, EngineSet};
 use crate::op::{Op, Outcome};
-use crate::patcher::{ArrayPatcher, ListPatcher, PatchError, Patcher};
+use crate::panics::{self, Caught};
+use crate::patcher::{PatchError, Patcher};
 use crate::program::Program;
 use std::fmt;
+use std::sync::OnceLock;
 
-/// Where and how the two patchers disagreed.
+/// What kind of finding a report holds.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// The engine's result, a read or its state differs from the oracle's.
+    Divergence,
+    /// The engine panicked.
+    Panic(Caught),
+    /// The engine killed its process (seen only by a parent process, `isolate`):
+    /// how it died and the end of what it printed.
+    Crash { status: String, stderr: String },
+}
+
+impl Kind {
+    /// `divergence`, `panic` or `crash`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Divergence => "divergence",
+            Kind::Panic(_) => "panic",
+            Kind::Crash { .. } => "crash",
+        }
+    }
+}
+
+/// Where and how an engine parted from the oracle.
 #[derive(Clone, Debug)]
 pub struct Report {
     pub case: Case,
+    pub kind: Kind,
+    /// The engine that diverged, panicked or crashed (the oracle's own name
+    /// when it was the oracle that panicked).
+    pub engine: String,
     /// The op after which they differed (`None`: when loading the program).
     pub op: Option<usize>,
-    /// `result`, `read`, or the first differing table.
+    /// `result`, `read`, `len`, `load`, the first differing table, `panic` or `crash`.
     pub table: String,
-    /// What each side gave, in words.
-    pub array: String,
-    pub list: String,
+    /// What the oracle gave, in words.
+    pub oracle: String,
+    /// What the engine gave, in words.
+    pub other: String,
     /// Full state of both sides at that point (when both could be taken).
     pub states: Option<(Program, Program)>,
     pub diff: Option<Diff>,
@@ -29,125 +61,273 @@ pub struct Report {
 }
 
 impl Report {
-    /// A short signature for "the same divergence": op kind and table.
-    pub fn signature(&self) -> (String, String) {
-        let kind = self.op.and_then(|k| self.case.ops.get(k)).map_or("load".to_string(), |o| o.kind().to_string());
-        (kind, self.table.split('[').next().unwrap_or("").to_string())
+    /// What makes two findings "the same" while a case shrinks: kind,
+    /// engine, op kind and table (a panic: its location; a crash: how the
+    /// process died, as `isolate::Checked::signature` says it).
+    pub fn signature(&self) -> String {
+        let op = self.op.and_then(|k| self.case.ops.get(k)).map_or("load", |o| o.kind());
+        match &self.kind {
+            Kind::Divergence => {
+                format!("divergence {} {op} {}", self.engine, self.table.split('[').next().unwrap_or(""))
+            }
+            Kind::Panic(c) => format!("panic {} {op} {}", self.engine, c.site()),
+            // A child's crash is known by how it died (the op needs more runs to find).
+            Kind::Crash { status, .. } => format!("crash {status}"),
+        }
+    }
+
+    /// One line in words: what happened, where, and the first difference.
+    pub fn summary(&self) -> String {
+        let at = match self.op.and_then(|k| self.case.ops.get(k).map(|o| (k, o))) {
+            Some((k, o)) => format!("op {k} ({})", crate::case_file::op_line(o)),
+            None => "loading the program".to_string(),
+        };
+        match &self.kind {
+            Kind::Divergence => match &self.diff {
+                Some(d) => format!("{} diverges from {} after {at}: {d}", self.engine, crate::engine::ORACLE),
+                None => format!(
+                    "{} diverges from {} after {at}: {}: expected {}, got {}",
+                    self.engine,
+                    crate::engine::ORACLE,
+                    self.table,
+                    self.oracle,
+                    self.other
+                ),
+            },
+            Kind::Panic(c) => format!("{} panicked at {at}: {c}", self.engine),
+            Kind::Crash { status, .. } => format!("{} crashed at {at}: {status}", self.engine),
+        }
     }
 }
 
 /// The result of checking one case.
 #[derive(Clone, Debug)]
 pub struct Checked {
+    /// The first finding: a divergence or a panic.
     pub divergence: Option<Box<Report>>,
-    /// Ops that failed (on both sides, with the same error).
+    /// Ops that failed (in every engine, with the same error).
     pub errors: Vec<(usize, PatchError)>,
 }
 
 impl Checked {
+    /// The finding (a divergence or a panic), if any.
     pub fn divergence(self) -> Option<Report> {
         self.divergence.map(|b| *b)
     }
 }
 
-/// Run `case` through both patchers and compare everything.
+/// The built-in engines, built once.
+fn builtin() -> &'static EngineSet {
+    static SET: OnceLock<EngineSet> = OnceLock::new();
+    SET.get_or_init(EngineSet::builtin)
+}
+
+/// Run `case` through every built-in engine and compare everything.
 pub fn run_case(case: &Case) -> Checked {
-    run_with::<ArrayPatcher, ListPatcher>(case)
+    check(case, builtin())
 }
 
 /// The whole state is compared every `SPARSE_EVERY` writes and after the last
-/// one (reads around each op are always compared). A divergence is then re-run
+/// one (reads around each op are always compared). A finding is then re-run
 /// with whole-state comparison after every op, so the report names the first op.
 pub const SPARSE_EVERY: usize = 8;
 
 /// Compare with the cadence above; the report always comes from a run with
 /// whole-state comparison after every op.
-pub fn run_with<A: Patcher, B: Patcher>(case: &Case) -> Checked {
-    let fast = compare::<A, B>(case, false);
+pub fn check(case: &Case, engines: &EngineSet) -> Checked {
+    let fast = compare(case, engines.all(), false);
     if fast.divergence.is_some() {
-        return compare::<A, B>(case, true);
+        return compare(case, engines.all(), true);
     }
     fast
 }
 
 /// Whole-state comparison after every op (the equivalence contract verbatim).
-pub fn run_thorough<A: Patcher, B: Patcher>(case: &Case) -> Checked {
-    compare::<A, B>(case, true)
+pub fn check_thorough(case: &Case, engines: &EngineSet) -> Checked {
+    compare(case, engines.all(), true)
 }
 
-fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
-    let mut errors = Vec::new();
-    let report = |op: Option<usize>,
-                  table: &str,
-                  a: String,
-                  b: String,
-                  states: Option<(Program, Program)>,
-                  diff: Option<Diff>| Checked {
-        divergence: Some(Box::new(Report {
-            case: case.clone(),
-            op,
-            table: table.into(),
-            array: a,
-            list: b,
-            states,
-            diff,
-            reproduce: None,
-        })),
-        errors: Vec::new(),
-    };
-    // Both patchers load through the one shared `Program::validate` (the
-    // trait's `new`), so an invalid program is refused identically; check once.
+/// `A` (the oracle's place) against `B` with the cadence of `check`.
+pub fn run_with<A: Patcher + 'static, B: Patcher + 'static>(case: &Case) -> Checked {
+    let engines = typed::<A, B>();
+    let fast = compare(case, &engines, false);
+    if fast.divergence.is_some() {
+        return compare(case, &engines, true);
+    }
+    fast
+}
+
+/// `A` against `B`, whole state after every op.
+pub fn run_thorough<A: Patcher + 'static, B: Patcher + 'static>(case: &Case) -> Checked {
+    compare(case, &typed::<A, B>(), true)
+}
+
+/// A patcher type as an engine, for the typed entry points above.
+struct Typed<P>(&'static str, std::marker::PhantomData<fn() -> P>);
+
+impl<P: Patcher + 'static> Engine for Typed<P> {
+    fn name(&self) -> String {
+        self.0.to_string()
+    }
+    fn load(&self, prog: Program) -> Result<Box<dyn Patcher>, String> {
+        Ok(Box::new(P::from_valid(prog)))
+    }
+}
+
+/// `A` in the oracle's place, named `array`; `B` named `list`.
+fn typed<A: Patcher + 'static, B: Patcher + 'static>() -> [Box<dyn Engine>; 2] {
+    [
+        Box::new(Typed::<A>(crate::engine::ORACLE, std::marker::PhantomData)),
+        Box::new(Typed::<B>("list", std::marker::PhantomData)),
+    ]
+}
+
+/// Builds a report for `case`; one place so every finding carries the same fields.
+struct Finder<'a> {
+    case: &'a Case,
+    names: Vec<String>,
+}
+
+impl Finder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        kind: Kind,
+        engine: usize,
+        op: Option<usize>,
+        table: &str,
+        oracle: String,
+        other: String,
+        states: Option<(Program, Program)>,
+        diff: Option<Diff>,
+    ) -> Checked {
+        Checked {
+            divergence: Some(Box::new(Report {
+                case: self.case.clone(),
+                kind,
+                engine: self.names[engine].clone(),
+                op,
+                table: table.into(),
+                oracle,
+                other,
+                states,
+                diff,
+                reproduce: None,
+            })),
+            errors: Vec::new(),
+        }
+    }
+
+    fn panic(&self, engine: usize, op: Option<usize>, c: Caught, oracle: String) -> Checked {
+        let other = format!("panicked: {c}");
+        self.report(Kind::Panic(c), engine, op, "panic", oracle, other, None, None)
+    }
+}
+
+/// Both states, when neither snapshot panics.
+fn states(a: &dyn Patcher, b: &dyn Patcher) -> Option<(Program, Program)> {
+    let pa = panics::catch(|| a.snapshot()).ok()?;
+    let pb = panics::catch(|| b.snapshot()).ok()?;
+    Some((pa, pb))
+}
+
+fn compare(case: &Case, engines: &[Box<dyn Engine>], every_op: bool) -> Checked {
+    let f = Finder { case, names: engines.iter().map(|e| e.name()).collect() };
+    // Every engine loads through the one shared `Program::validate`, so an
+    // invalid program is refused identically; check once.
     if let Err(e) = case.prog.validate() {
         return Checked { divergence: None, errors: vec![(0, PatchError::InvalidProgram(e))] };
     }
-    let (mut a, mut b) = (A::from_valid(case.prog.clone()), B::from_valid(case.prog.clone()));
+    let mut ps: Vec<Box<dyn Patcher>> = Vec::with_capacity(engines.len());
+    for (i, e) in engines.iter().enumerate() {
+        match panics::catch(|| e.load(case.prog.clone())) {
+            Ok(Ok(p)) => ps.push(p),
+            Ok(Err(msg)) => {
+                let oracle = "loaded".to_string();
+                return f.report(Kind::Divergence, i, None, "load", oracle, format!("refused: {msg}"), None, None);
+            }
+            Err(c) => return f.panic(i, None, c, "loaded".to_string()),
+        }
+    }
+    let (oracle, others) = ps.split_first_mut().expect("the oracle is always loaded");
+    let mut errors = Vec::new();
     let mut writes = 0usize;
     let last_write = case.ops.iter().rposition(Op::is_write);
     for (k, op) in case.ops.iter().enumerate() {
-        let ra = op.apply(&mut a);
-        let rb = op.apply(&mut b);
-        if ra != rb {
-            let table = if matches!(op, Op::Read { .. }) { "read" } else { "result" };
-            let states = Some((a.snapshot(), b.snapshot()));
-            return report(Some(k), table, show_outcome(&ra), show_outcome(&rb), states, None);
+        let ro = match panics::catch(|| op.apply(&mut **oracle)) {
+            Ok(r) => r,
+            Err(c) => return f.panic(0, Some(k), c, "panicked".to_string()),
+        };
+        for (j, p) in others.iter_mut().enumerate() {
+            let rb = match panics::catch(|| op.apply(&mut **p)) {
+                Ok(r) => r,
+                Err(c) => return f.panic(j + 1, Some(k), c, show_outcome(&ro)),
+            };
+            if ro != rb {
+                let table = if matches!(op, Op::Read { .. }) { "read" } else { "result" };
+                let st = states(&**oracle, &**p);
+                return f.report(
+                    Kind::Divergence,
+                    j + 1,
+                    Some(k),
+                    table,
+                    show_outcome(&ro),
+                    show_outcome(&rb),
+                    st,
+                    None,
+                );
+            }
         }
-        if let Err(e) = ra {
+        if let Err(e) = ro {
             errors.push((k, e));
         }
         if !op.is_write() {
             continue;
         }
-        if a.len() != b.len() {
-            return report(
-                Some(k),
-                "len",
-                a.len().to_string(),
-                b.len().to_string(),
-                Some((a.snapshot(), b.snapshot())),
-                None,
-            );
+        let len = oracle.len();
+        for (j, p) in others.iter_mut().enumerate() {
+            let lb = match panics::catch(|| p.len()) {
+                Ok(l) => l,
+                Err(c) => return f.panic(j + 1, Some(k), c, format!("len {len}")),
+            };
+            if lb != len {
+                let st = states(&**oracle, &**p);
+                return f.report(Kind::Divergence, j + 1, Some(k), "len", len.to_string(), lb.to_string(), st, None);
+            }
         }
         writes += 1;
         let whole = every_op || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
         // The whole state first (its report names the table), then reads
         // around the op position, which exercise the index structures.
         if whole {
-            let (pa, pb) = (a.snapshot(), b.snapshot());
-            if let Some(d) = first_difference(&pa, &pb, false) {
-                return report(Some(k), &d.table.clone(), d.left.clone(), d.right.clone(), Some((pa, pb)), Some(d));
+            let pa = match panics::catch(|| oracle.snapshot()) {
+                Ok(p) => p,
+                Err(c) => return f.panic(0, Some(k), c, "panicked".to_string()),
+            };
+            for (j, p) in others.iter_mut().enumerate() {
+                let pb = match panics::catch(|| p.snapshot()) {
+                    Ok(p) => p,
+                    Err(c) => return f.panic(j + 1, Some(k), c, "a snapshot".to_string()),
+                };
+                if let Some(d) = first_difference(&pa, &pb, false) {
+                    let (t, l, r) = (d.table.clone(), d.left.clone(), d.right.clone());
+                    return f.report(Kind::Divergence, j + 1, Some(k), &t, l, r, Some((pa, pb)), Some(d));
+                }
             }
         }
-        for i in probe_points(op, k, a.len()) {
-            if a.insn(i) != b.insn(i) || a.aux(i) != b.aux(i) {
-                let s = |p: &dyn Fn(usize) -> String| p(i);
-                return report(
-                    Some(k),
-                    "read",
-                    s(&|i| format!("insn({i}) = {:?}, aux({i}) = {:?}", a.insn(i), a.aux(i))),
-                    s(&|i| format!("insn({i}) = {:?}, aux({i}) = {:?}", b.insn(i), b.aux(i))),
-                    Some((a.snapshot(), b.snapshot())),
-                    None,
-                );
+        let (points, n) = probe_points(op, k, len);
+        for &i in &points[..n] {
+            let (ia, xa) = (oracle.insn(i), oracle.aux(i));
+            for (j, p) in others.iter_mut().enumerate() {
+                let (ib, xb) = match panics::catch(|| (p.insn(i), p.aux(i))) {
+                    Ok(r) => r,
+                    Err(c) => return f.panic(j + 1, Some(k), c, format!("a read of slot {i}")),
+                };
+                if ia != ib || xa != xb {
+                    let st = states(&**oracle, &**p);
+                    let (l, r) = (show_slot(i, ia, xa), show_slot(i, ib, xb));
+                    return f.report(Kind::Divergence, j + 1, Some(k), "read", l, r, st, None);
+                }
             }
         }
     }
@@ -155,28 +335,43 @@ fn compare<A: Patcher, B: Patcher>(case: &Case, every_op: bool) -> Checked {
 }
 
 /// Slots read after a write: around its position, the ends, and one spread
-/// by the op index.
-fn probe_points(op: &Op, k: usize, len: usize) -> Vec<usize> {
-    let at = match op {
+/// by the op index. A fixed array, so the fast path allocates nothing per op.
+fn probe_points(op: &Op, k: usize, len: usize) -> ([usize; 6], usize) {
+    let mut v = [usize::MAX; 6];
+    let at: &[usize] = match op {
         Op::Patch { off, insns } => {
-            vec![*off, off.saturating_add(insns.len().saturating_sub(1)), off.saturating_add(insns.len())]
+            &[*off, off.saturating_add(insns.len().saturating_sub(1)), off.saturating_add(insns.len())]
         }
-        Op::Remove { off, .. } | Op::Set { off, .. } => vec![off.saturating_sub(1), *off],
-        Op::HiddenSubprog { insns } => vec![len.saturating_sub(insns.len())],
-        Op::AdjustJmpOff { tgt, .. } => vec![*tgt],
-        Op::Read { idx } => vec![*idx],
+        Op::Remove { off, .. } | Op::Set { off, .. } => &[off.saturating_sub(1), *off],
+        Op::HiddenSubprog { insns } => &[len.saturating_sub(insns.len())],
+        Op::AdjustJmpOff { tgt, .. } => &[*tgt],
+        Op::Read { idx } => &[*idx],
     };
-    let mut v: Vec<usize> =
-        at.into_iter().chain([0, len.saturating_sub(1), (k * 7919) % len.max(1)]).filter(|&i| i < len).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+    let mut n = 0;
+    for i in at.iter().copied().chain([0, len.saturating_sub(1), (k * 7919) % len.max(1)]) {
+        if i < len && !v[..n].contains(&i) {
+            v[n] = i;
+            n += 1;
+        }
+    }
+    v[..n].sort_unstable();
+    (v, n)
+}
+
+fn show_slot(i: usize, insn: Option<crate::insn::Insn>, aux: Option<crate::program::Aux>) -> String {
+    let insn = insn.map_or("none".to_string(), |x| x.words());
+    let aux = aux.map_or("none".to_string(), |x| x.words());
+    format!("insn({i}) = {insn}, aux({i}) = {aux}")
 }
 
 fn show_outcome(r: &Result<Outcome, PatchError>) -> String {
     match r {
         Ok(Outcome::Done) => "ok".into(),
-        Ok(Outcome::Read { len, insn, aux }) => format!("len {len}, insn {insn:?}, aux {aux:?}"),
+        Ok(Outcome::Read { len, insn, aux }) => {
+            let insn = insn.map_or("none".to_string(), |x| x.words());
+            let aux = aux.map_or("none".to_string(), |x| x.words());
+            format!("len {len}, insn {insn}, aux {aux}")
+        }
         Err(e) => format!("error: {e}"),
     }
 }
@@ -187,11 +382,16 @@ fn first_insn_difference(a: &Program, b: &Program) -> Option<usize> {
     (0..n).find(|&i| a.insns.get(i) != b.insns.get(i) || a.aux.get(i) != b.aux.get(i))
 }
 
+/// The oracle's column title.
+fn oracle_title() -> String {
+    format!("{} (kernel model)", crate::engine::ORACLE)
+}
+
 /// Side-by-side disassembly of `[lo, hi)`, `!` on lines that differ.
-fn side_by_side(a: &Program, b: &Program, lo: usize, hi: usize) -> String {
+fn side_by_side(a: &Program, b: &Program, engine: &str, lo: usize, hi: usize) -> String {
     let da = disasm_program(&a.insns);
     let db = disasm_program(&b.insns);
-    let mut out = format!("       {:<44} | {}\n", "array (kernel model)", "list");
+    let mut out = format!("       {:<44} | {engine}\n", oracle_title());
     // One column: the disassembly and the aux entry of slot `i`.
     let cell = |d: &[String], p: &Program, i: usize| {
         d.get(i).map_or(String::new(), |s| {
@@ -212,20 +412,45 @@ fn side_by_side(a: &Program, b: &Program, lo: usize, hi: usize) -> String {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "DIVERGENCE between the array patcher (kernel model) and the list patcher")?;
+        let oracle = crate::engine::ORACLE;
+        match &self.kind {
+            Kind::Divergence => writeln!(f, "DIVERGENCE between {} and {}", oracle_title(), self.engine)?,
+            Kind::Panic(c) => writeln!(f, "PANIC in engine {}: {c}", self.engine)?,
+            Kind::Crash { status, .. } => writeln!(f, "CRASH of engine {}: {status}", self.engine)?,
+        }
         match self.op {
-            Some(k) => writeln!(f, "after op {k}: {}", crate::case_file::op_line(&self.case.ops[k]))?,
+            Some(k) => match self.case.ops.get(k) {
+                Some(o) => writeln!(f, "after op {k}: {}", crate::case_file::op_line(o))?,
+                None => writeln!(f, "after op {k}")?,
+            },
+            None if matches!(self.kind, Kind::Crash { .. }) => writeln!(f, "op: not located")?,
             None => writeln!(f, "when loading the program")?,
         }
-        writeln!(f, "first difference: {}", self.table)?;
-        writeln!(f, "  array: {}", self.array)?;
-        writeln!(f, "  list:  {}", self.list)?;
+        let w = oracle.len().max(self.engine.len()) + 1;
+        match &self.kind {
+            Kind::Divergence => {
+                writeln!(f, "first difference: {}", self.table)?;
+                writeln!(f, "  {:<w$} {}", format!("{oracle}:"), self.oracle)?;
+                writeln!(f, "  {:<w$} {}", format!("{}:", self.engine), self.other)?;
+            }
+            Kind::Panic(_) => {
+                writeln!(f, "  {:<w$} {}", format!("{oracle}:"), self.oracle)?;
+                writeln!(f, "  {:<w$} {}", format!("{}:", self.engine), self.other)?;
+            }
+            Kind::Crash { stderr, .. } if !stderr.trim().is_empty() => {
+                writeln!(f, "\nwhat the crashing process printed (last lines):")?;
+                for l in stderr.lines() {
+                    writeln!(f, "  | {l}")?;
+                }
+            }
+            Kind::Crash { .. } => {}
+        }
         if let Some((a, b)) = &self.states {
             let center = match &self.diff {
                 Some(d) if d.table == "insns" || d.table == "aux" => d.entry,
                 _ => first_insn_difference(a, b),
             }
-            .or(match self.op.map(|k| &self.case.ops[k]) {
+            .or(match self.op.and_then(|k| self.case.ops.get(k)) {
                 Some(Op::Patch { off, .. } | Op::Remove { off, .. } | Op::Set { off, .. }) => Some(*off),
                 Some(Op::Read { idx }) => Some(*idx),
                 _ => None,
@@ -233,9 +458,9 @@ impl fmt::Display for Report {
             if let Some(c) = center {
                 let hi = (c + 6).min(a.insns.len().max(b.insns.len()));
                 writeln!(f, "\ninstructions around slot {c}:")?;
-                write!(f, "{}", side_by_side(a, b, c.saturating_sub(5), hi))?;
+                write!(f, "{}", side_by_side(a, b, &self.engine, c.saturating_sub(5), hi))?;
             }
-            writeln!(f, "\nmetadata (array | list):")?;
+            writeln!(f, "\nmetadata ({oracle} | {}):", self.engine)?;
             let subs = |p: &Program| {
                 p.subprogs.iter().map(|s| format!("{}/{}", s.start, s.linfo_idx)).collect::<Vec<_>>().join(" ")
             };
@@ -244,19 +469,118 @@ impl fmt::Display for Report {
                 p.linfo.iter().map(|l| format!("{}:{}", l.insn_off, l.line_off)).collect::<Vec<_>>().join(" ")
             };
             writeln!(f, "  linfo (insn_off:line_off):  {} | {}", li(a), li(b))?;
-            writeln!(f, "  pokes:                      {:?} | {:?}", a.pokes, b.pokes)?;
-            writeln!(f, "  insn_arrays:                {:?} | {:?}", a.insn_arrays, b.insn_arrays)?;
-            writeln!(
-                f,
-                "  func_info:                  {:?} | {:?}",
-                a.func_info.as_ref().map(Vec::len),
-                b.func_info.as_ref().map(Vec::len)
-            )?;
+            writeln!(f, "  pokes:                      {} | {}", list_words(&a.pokes), list_words(&b.pokes))?;
+            let ia = |p: &Program| {
+                p.insn_arrays.iter().map(|m| format!("[{}]", list_words(m))).collect::<Vec<_>>().join(" ")
+            };
+            writeln!(f, "  insn_arrays:                {} | {}", ia(a), ia(b))?;
+            let fi = |p: &Program| p.func_info.as_ref().map_or("none".to_string(), |v| format!("{} records", v.len()));
+            writeln!(f, "  func_info:                  {} | {}", fi(a), fi(b))?;
         }
         writeln!(f, "\nthe case:\n{}", crate::case_file::to_text(&self.case))?;
         if let Some(r) = &self.reproduce {
             writeln!(f, "reproduce with: {r}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ArrayEngine, ListEngine, PlantedListEngine};
+    use crate::patcher::list::plant::Fault;
+
+    /// An engine under another name.
+    struct Named(&'static str, Box<dyn Engine>);
+
+    impl Engine for Named {
+        fn name(&self) -> String {
+            self.0.to_string()
+        }
+        fn load(&self, prog: Program) -> Result<Box<dyn Patcher>, String> {
+            self.1.load(prog)
+        }
+    }
+
+    /// An engine that refuses every program.
+    struct Refuses;
+
+    impl Engine for Refuses {
+        fn name(&self) -> String {
+            "refuses".into()
+        }
+        fn load(&self, _: Program) -> Result<Box<dyn Patcher>, String> {
+            Err("not today".into())
+        }
+    }
+
+    /// A patch of slot 1 into two slots (the aux fault shows), then the
+    /// removal of the program's tail (the panic fault shows).
+    fn small_case() -> Case {
+        let text = "patch-equiv-case 1
+program
+insns 4
+  0  b7 01 00 00 00 00 00 00  aux 0 1 0 1
+  1  b7 01 00 00 01 00 00 00  aux 1 1 0 2
+  2  b7 01 00 00 02 00 00 00  aux 2 1 0 3
+  3  95 00 00 00 00 00 00 00  aux 3 1 0 4
+subprogs 1 hidden 0
+  0 0
+  4 0
+linfo 0
+func_info none
+func_info_aux 0
+pokes 0
+insn_arrays 0
+end
+ops 2
+  patch 1 2
+    0  b7 02 00 00 00 00 00 00
+    1  b7 01 00 00 01 00 00 00
+  remove 3 2
+expect none
+";
+        crate::case_file::parse("small.case", text).expect("the test case parses")
+    }
+
+    #[test]
+    fn the_engine_that_diverges_is_named_among_several() {
+        let case = small_case();
+        for order in [["good", "bad"], ["bad", "good"]] {
+            let mut engines: Vec<Box<dyn Engine>> = vec![Box::new(ArrayEngine)];
+            for n in order {
+                let e: Box<dyn Engine> =
+                    if n == "bad" { Box::new(PlantedListEngine(Fault::AuxAtFirstSlot)) } else { Box::new(ListEngine) };
+                engines.push(Box::new(Named(n, e)));
+            }
+            let r = compare(&case, &engines, true).divergence().expect("a finding");
+            assert_eq!((r.engine.as_str(), r.kind.name(), r.table.as_str()), ("bad", "divergence", "aux"), "{order:?}");
+            assert!(r.to_string().contains("array (kernel model)                         | bad"), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_panic_names_its_engine_even_the_oracle() {
+        let case = small_case();
+        let panicky = || Box::new(PlantedListEngine(Fault::TailRemovalOutOfBounds)) as Box<dyn Engine>;
+        let oracle_panics: [Box<dyn Engine>; 2] = [Box::new(Named("array", panicky())), Box::new(ListEngine)];
+        let r = compare(&case, &oracle_panics, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.kind.name()), ("array", "panic"));
+        let other_panics: [Box<dyn Engine>; 2] = [Box::new(ArrayEngine), panicky()];
+        let r = compare(&case, &other_panics, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.kind.name(), r.table.as_str()), ("list", "panic", "panic"));
+        let Kind::Panic(c) = &r.kind else { unreachable!() };
+        assert!(c.message.contains("index out of bounds"), "{c}");
+        assert!(r.summary().starts_with("list panicked at op "), "{}", r.summary());
+    }
+
+    #[test]
+    fn an_engine_that_refuses_a_valid_program_is_a_finding() {
+        let case = small_case();
+        let engines: [Box<dyn Engine>; 2] = [Box::new(ArrayEngine), Box::new(Refuses)];
+        let r = compare(&case, &engines, false).divergence().expect("a finding");
+        assert_eq!((r.engine.as_str(), r.table.as_str(), r.op), ("refuses", "load", None));
+        assert!(r.other.contains("not today"));
     }
 }

@@ -34,7 +34,8 @@ static OPS: AtomicU64 = AtomicU64::new(0);
 static COUNTS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 
 impl FuzzCase {
-    /// Run both patchers; a divergence panics with the full report.
+    /// Run every built-in engine; a finding (divergence, or a panic of an
+    /// engine, caught) panics with the full report, for libFuzzer to see.
     pub fn check(&self) {
         let n = INPUTS.fetch_add(1, Ordering::Relaxed) + 1;
         match &self.0 {
@@ -50,7 +51,7 @@ impl FuzzCase {
                 record(f);
                 OPS.fetch_add(g.case.ops.len() as u64, Ordering::Relaxed);
                 if let Some(mut r) = checked.divergence() {
-                    r.reproduce = Some("cargo fuzz run patch_equiv <artifact>, or: patch-equiv import <artifact> --out x.case && patch-equiv replay x.case".into());
+                    r.reproduce = Some(reproduce_hint(&g.case));
                     panic!("{r}");
                 }
             }
@@ -59,6 +60,41 @@ impl FuzzCase {
             eprintln!("{}", stats_report());
         }
     }
+}
+
+/// Where libFuzzer writes its artifacts (`-artifact_prefix=`, which
+/// `cargo fuzz` always passes), else `fuzz/artifacts/patch_equiv/`.
+fn artifact_dir() -> std::path::PathBuf {
+    std::env::args()
+        .find_map(|a| a.strip_prefix("-artifact_prefix=").map(std::path::PathBuf::from))
+        .unwrap_or_else(|| std::path::PathBuf::from("fuzz/artifacts/patch_equiv/"))
+}
+
+fn reproduce_hint(case: &crate::case::Case) -> String {
+    reproduce_hint_in(&artifact_dir(), case)
+}
+
+/// Write the case file into `dir` (libFuzzer's artifacts) and say how to
+/// replay it and the raw input, with commands that work from the repository root.
+pub fn reproduce_hint_in(dir: &std::path::Path, case: &crate::case::Case) -> String {
+    let text = crate::case_file::to_text(case);
+    // FNV-1a of the text: a stable name for the same case.
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let path = dir.join(format!("finding-{h:016x}.case"));
+    let engines = crate::engine::BUILTIN;
+    let replay = match std::fs::write(&path, &text) {
+        Ok(()) => format!(
+            "{} replay --engines {engines} {}",
+            crate::cli::PREFIX,
+            crate::cli::shell_word(&path.display().to_string())
+        ),
+        Err(e) => format!("(the case file could not be written to {}: {e}; the case is above)", path.display()),
+    };
+    format!(
+        "{replay}\n  the raw input is the crash-… file libFuzzer names below (\"Test unit written to …\"); from the \
+         repository root: cargo fuzz run -s none patch_equiv fuzz/artifacts/patch_equiv/crash-… (stable) or \
+         cargo +nightly fuzz run patch_equiv fuzz/artifacts/patch_equiv/crash-… (nightly)"
+    )
 }
 
 fn record(f: Features) {

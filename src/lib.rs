@@ -3,8 +3,11 @@
 //! differential harness that shows they agree.
 //!
 //! Data flows one way: `insn`/`program` (the model) → `patcher` (array and
-//! list) → `gen` (valid programs and verifier-shaped ops) → `equiv` (run both,
-//! compare, report) → `case_file`/`campaign`/`shrink`/`cli`.
+//! list) → `engine` (the patchers the harness compares, the array patcher as
+//! the oracle) → `gen` (valid programs and verifier-shaped ops) → `equiv`
+//! (run every engine, compare, report; `panics` turns a panic into a finding)
+//! → `case_file`/`campaign`/`isolate` (child processes for engines that can
+//! crash)/`shrink`/`cli`.
 
 pub mod bench;
 pub mod campaign;
@@ -15,11 +18,15 @@ pub mod diff;
 pub mod disasm;
 pub mod engine;
 pub mod equiv;
+pub mod finding;
 pub mod fuzz_input;
 pub mod gen;
+pub mod input;
 pub mod insn;
+pub mod isolate;
 pub mod obj;
 pub mod op;
+pub mod panics;
 pub mod patcher;
 pub mod program;
 pub mod replay;

@@ -31,7 +31,7 @@ pub enum Outcome {
 
 impl Op {
     /// Apply to a patcher; a failed op leaves the error.
-    pub fn apply<P: Patcher>(&self, p: &mut P) -> Result<Outcome, PatchError> {
+    pub fn apply<P: Patcher + ?Sized>(&self, p: &mut P) -> Result<Outcome, PatchError> {
         match self {
             Op::Patch { off, insns } => p.patch(*off, insns).map(|_| Outcome::Done),
             Op::Remove { off, cnt } => p.remove(*off, *cnt).map(|_| Outcome::Done),

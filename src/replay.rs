@@ -1,18 +1,11 @@
-//! Replaying case files and kernel vectors through one or both patchers.
+//! Replaying case files and kernel vectors through the selected engines.
 
 use crate::case::{Case, Mismatch};
-use crate::patcher::list::plant::Fault;
-use crate::patcher::{ArrayPatcher, ListPatcher};
-use crate::vectors::{self, InputError};
+use crate::engine::EngineSet;
+use crate::input::InputError;
+use crate::vectors;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Which patcher(s) a replay runs.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-pub enum Which {
-    Array,
-    List,
-    Both,
-}
 
 /// Every case file below `paths`: `.jsonl`, `.jsonl.gz` and `.case`, sorted.
 pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
@@ -61,61 +54,68 @@ pub fn load_file(path: &Path) -> Result<Vec<Case>, InputError> {
     }
 }
 
+/// Why a case failed, in words.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    /// The engine that failed (diverged, missed the expectation, panicked, crashed).
+    pub engine: String,
+    /// The op concerned, when one is.
+    pub op: Option<usize>,
+    /// `divergence`, `panic`, `crash` or `expectation`.
+    pub kind: String,
+    /// One line in words.
+    pub what: String,
+    /// The full report (`--verbose`), when asked for.
+    pub detail: Option<String>,
+}
+
 /// What replaying one case found.
-#[derive(Debug)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Verdict {
     Pass,
-    /// The expectation was not met, or the patchers diverged (exit 1).
-    Fail(String, Mismatch),
+    /// The expectation was not met, or an engine diverged or panicked (exit 1).
+    Fail(Failure),
     /// The case itself is malformed: an invalid program, or an op the tool
     /// refuses (exit 2).
     Malformed(String),
 }
 
-/// Check one case with the chosen patcher(s). With `both`, the two are first
-/// run side by side and compared op by op (a divergence wins over everything).
-pub fn check(case: &Case, which: Which) -> Verdict {
-    check_with(case, which, None)
-}
-
-/// The same, with a planted fault in the list patcher (harness self-test).
-pub fn check_with(case: &Case, which: Which, plant: Option<Fault>) -> Verdict {
+/// Check one case with `engines`: with more than one, they are first run side
+/// by side and compared op by op (a finding wins over everything); then every
+/// engine is held to the case's expectation. Panics are failures, never the
+/// end of the replay. `verbose` keeps the full report.
+pub fn check(case: &Case, engines: &EngineSet, verbose: bool) -> Verdict {
     if let Err(e) = case.prog.validate() {
         return Verdict::Malformed(e.to_string());
     }
-    if which == Which::Both {
-        let check = plant
-            .map_or(crate::campaign::real_checker as crate::campaign::Checker, crate::patcher::list::plant::checker);
-        if let Some(report) = check(case).divergence() {
-            return Verdict::Fail("both".to_string(), Mismatch::Diverged(Box::new(report)));
+    if engines.all().len() > 1 {
+        if let Some(r) = crate::equiv::check(case, engines).divergence() {
+            return Verdict::Fail(Failure {
+                engine: r.engine.clone(),
+                op: r.op,
+                kind: r.kind.name().to_string(),
+                what: r.summary(),
+                detail: verbose.then(|| r.to_string()),
+            });
         }
     }
-    let sides: &[(&str, bool)] = &[("array", which != Which::List), ("list", which != Which::Array)];
-    for &(who, on) in sides {
-        if !on {
-            continue;
-        }
-        let r = if who == "array" { case.check::<ArrayPatcher>() } else { check_list(case, plant) };
-        match r {
-            Ok(()) => {}
-            Err(Mismatch::Refused { op, err }) => return Verdict::Malformed(format!("op {op}: {err}")),
-            Err(Mismatch::Invalid(e)) => return Verdict::Malformed(e.to_string()),
-            Err(m) => return Verdict::Fail(who.to_string(), m),
+    for e in engines.all() {
+        let fail = |kind: &str, op, what: String| {
+            Verdict::Fail(Failure {
+                engine: e.name(),
+                op,
+                kind: kind.to_string(),
+                detail: verbose.then(|| format!("{what}\n\nthe case:\n{}", crate::case_file::to_text(case))),
+                what,
+            })
+        };
+        match crate::panics::catch(|| case.check_engine(&**e)) {
+            Ok(Ok(())) => {}
+            Ok(Err(Mismatch::Refused { op, err })) => return Verdict::Malformed(format!("op {op}: {err}")),
+            Ok(Err(Mismatch::Invalid(err))) => return Verdict::Malformed(err.to_string()),
+            Ok(Err(m)) => return fail("expectation", m.op(), format!("{}: {m}", e.name())),
+            Err(c) => return fail("panic", None, format!("{} panicked: {c}", e.name())),
         }
     }
     Verdict::Pass
-}
-
-fn check_list(case: &Case, plant: Option<Fault>) -> Result<(), Mismatch> {
-    use crate::patcher::list::plant::Planted;
-    match plant {
-        None => case.check::<ListPatcher>(),
-        Some(Fault::LinfoAtOffMoves) => case.check::<Planted<0>>(),
-        Some(Fault::SubprogStartMoves) => case.check::<Planted<1>>(),
-        Some(Fault::PseudoFuncNotAdjusted) => case.check::<Planted<2>>(),
-        Some(Fault::AuxAtFirstSlot) => case.check::<Planted<3>>(),
-        Some(Fault::PokeNotMoved) => case.check::<Planted<4>>(),
-        Some(Fault::NoLinfoInherit) => case.check::<Planted<5>>(),
-        Some(Fault::InsnArrayNotDeleted) => case.check::<Planted<6>>(),
-    }
 }

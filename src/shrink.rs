@@ -6,13 +6,44 @@ use crate::case::Case;
 use crate::op::Op;
 use crate::patcher::{ArrayPatcher, Patcher};
 use crate::program::Program;
+use std::time::{Duration, Instant};
 
-/// Shrink `case` while `still_fails` holds; returns the smallest case found.
-/// `budget` bounds the number of candidate checks.
-pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: usize) -> Case {
+/// How long shrinking may go on.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Most candidate checks.
+    pub tries: usize,
+    /// No new candidate is checked after this.
+    pub deadline: Option<Instant>,
+}
+
+impl Budget {
+    /// At most `tries` checks, for at most `secs` seconds from now.
+    pub fn new(tries: usize, secs: Option<f64>) -> Budget {
+        Budget { tries, deadline: secs.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))) }
+    }
+}
+
+/// The result of shrinking.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    pub case: Case,
+    /// Candidates checked.
+    pub tries: usize,
+    /// The budget ran out before no smaller candidate failed.
+    pub stopped_early: bool,
+}
+
+/// Most candidate checks by default.
+pub const TRIES: usize = 20_000;
+
+/// Shrink `case` while `still_fails` holds, within `budget`; the smallest
+/// case found so far is returned when the budget runs out.
+pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: Budget) -> Shrunk {
     // An expectation does not survive dropped ops; the shrunk case is differential.
     let mut best = Case { expect: None, ..case.clone() };
     let mut tries = 0usize;
+    let over = |tries: usize| tries >= budget.tries || budget.deadline.is_some_and(|d| Instant::now() >= d);
     let accept = |cand: Case, best: &mut Case, tries: &mut usize| -> bool {
         *tries += 1;
         if cand.prog.validate().is_ok() && still_fails(&cand) {
@@ -26,9 +57,9 @@ pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: usize) -
         let before = size(&best);
         // 1. Drop ops: halves, then single ops, from the end.
         let mut chunk = best.ops.len().div_ceil(2).max(1);
-        while chunk >= 1 && tries < budget {
+        while chunk >= 1 && !over(tries) {
             let mut i = best.ops.len();
-            while i > 0 && tries < budget {
+            while i > 0 && !over(tries) {
                 let lo = i.saturating_sub(chunk);
                 let mut cand = best.clone();
                 cand.ops.drain(lo..i);
@@ -43,7 +74,7 @@ pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: usize) -
         // 2. Shorten patchlets slot by slot.
         for k in 0..best.ops.len() {
             let mut j = 0;
-            while tries < budget {
+            while !over(tries) {
                 let Some(Op::Patch { insns, .. } | Op::HiddenSubprog { insns }) = best.ops.get(k) else {
                     break;
                 };
@@ -61,9 +92,9 @@ pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: usize) -
         }
         // 3. Delete program slots (ranges, then single slots) with the kernel's fix-ups.
         let mut width = best.prog.len().div_ceil(2).max(1);
-        while width >= 1 && tries < budget {
+        while width >= 1 && !over(tries) {
             let mut at = best.prog.len();
-            while at > 0 && tries < budget {
+            while at > 0 && !over(tries) {
                 let lo = at.saturating_sub(width);
                 if let Some(cand) = delete_slots(&best, lo, at - lo) {
                     accept(cand, &mut best, &mut tries);
@@ -76,14 +107,19 @@ pub fn shrink(case: &Case, still_fails: &dyn Fn(&Case) -> bool, budget: usize) -
             width /= 2;
         }
         // 4. Drop metadata the divergence may not need.
-        for cand in metadata_candidates(&best) {
-            if tries >= budget {
+        for edit in metadata_edits(&best) {
+            if over(tries) {
                 break;
             }
-            accept(cand, &mut best, &mut tries);
+            if let Some(cand) = apply(&best, edit) {
+                accept(cand, &mut best, &mut tries);
+            }
         }
-        if size(&best) >= before || tries >= budget {
-            return best;
+        if over(tries) {
+            return Shrunk { case: best, tries, stopped_early: true };
+        }
+        if size(&best) >= before {
+            return Shrunk { case: best, tries, stopped_early: false };
         }
     }
 }
@@ -134,55 +170,85 @@ fn renumber(mut p: Program) -> Program {
     p
 }
 
-/// Candidates with one kind of metadata dropped or thinned.
-fn metadata_candidates(c: &Case) -> Vec<Case> {
-    let mut out = Vec::new();
+/// One metadata edit the shrinker tries.
+#[derive(Clone, Copy, Debug)]
+enum Edit {
+    ClearInsnArrays,
+    DropInsnArrayEntry(usize, usize),
+    ClearPokes,
+    DropFuncInfo,
+    ClearLinfo,
+    DropLinfo(usize),
+}
+
+/// The edits to try on `c`, later indices first so that an accepted removal
+/// does not move the entries still to be tried. Candidates are built one at a
+/// time (`apply`): a large case is never copied once per edit up front.
+fn metadata_edits(c: &Case) -> Vec<Edit> {
     let p = &c.prog;
-    let with = |f: &dyn Fn(&mut Program)| {
-        let mut n = c.clone();
-        f(&mut n.prog);
-        n
-    };
+    let mut out = Vec::new();
     if !p.insn_arrays.is_empty() {
-        out.push(with(&|p| p.insn_arrays.clear()));
-        for m in 0..p.insn_arrays.len() {
-            for e in 0..p.insn_arrays[m].len() {
-                out.push(with(&|p| {
-                    p.insn_arrays[m].remove(e);
-                }));
+        out.push(Edit::ClearInsnArrays);
+        for m in (0..p.insn_arrays.len()).rev() {
+            for e in (0..p.insn_arrays[m].len()).rev() {
+                out.push(Edit::DropInsnArrayEntry(m, e));
             }
         }
     }
     if !p.pokes.is_empty() {
-        out.push(with(&|p| p.pokes.clear()));
+        out.push(Edit::ClearPokes);
     }
     if p.func_info.is_some() {
-        out.push(with(&|p| {
-            p.func_info = None;
-            p.func_info_aux.clear();
-        }));
+        out.push(Edit::DropFuncInfo);
     }
     if !p.linfo.is_empty() {
-        out.push(with(&|p| {
+        out.push(Edit::ClearLinfo);
+        out.extend((0..p.linfo.len()).rev().map(Edit::DropLinfo));
+    }
+    out
+}
+
+/// `c` with `edit` made, or `None` when it no longer applies.
+fn apply(c: &Case, edit: Edit) -> Option<Case> {
+    let p = &c.prog;
+    let applies = match edit {
+        Edit::ClearInsnArrays => !p.insn_arrays.is_empty(),
+        Edit::DropInsnArrayEntry(m, e) => p.insn_arrays.get(m).is_some_and(|a| e < a.len()),
+        Edit::ClearPokes => !p.pokes.is_empty(),
+        Edit::DropFuncInfo => p.func_info.is_some(),
+        Edit::ClearLinfo => !p.linfo.is_empty(),
+        // A record at a subprog start stays: the subprog table points at it.
+        Edit::DropLinfo(r) => p.linfo.get(r).is_some_and(|l| !p.subprogs.iter().any(|s| s.start == l.insn_off)),
+    };
+    if !applies {
+        return None;
+    }
+    let mut n = c.clone();
+    let p = &mut n.prog;
+    match edit {
+        Edit::ClearInsnArrays => p.insn_arrays.clear(),
+        Edit::DropInsnArrayEntry(m, e) => {
+            p.insn_arrays[m].remove(e);
+        }
+        Edit::ClearPokes => p.pokes.clear(),
+        Edit::DropFuncInfo => {
+            p.func_info = None;
+            p.func_info_aux.clear();
+        }
+        Edit::ClearLinfo => {
             p.linfo.clear();
             for s in p.subprogs.iter_mut() {
                 s.linfo_idx = 0;
             }
-        }));
-        let starts: Vec<u32> = p.subprogs.iter().map(|s| s.start).collect();
-        for r in (0..p.linfo.len()).rev() {
-            if starts.contains(&p.linfo[r].insn_off) {
-                continue;
-            }
-            out.push(with(&|p| {
-                p.linfo.remove(r);
-                for s in p.subprogs.iter_mut() {
-                    if s.linfo_idx as usize > r {
-                        s.linfo_idx -= 1;
-                    }
+        }
+        Edit::DropLinfo(r) => {
+            p.linfo.remove(r);
+            for s in p.subprogs.iter_mut() {
+                if s.linfo_idx as usize > r {
+                    s.linfo_idx -= 1;
                 }
-            }));
+            }
         }
     }
-    out
+    Some(n)
 }

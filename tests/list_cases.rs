@@ -53,8 +53,14 @@ impl Both {
     fn new(p: &Program) -> Both {
         let a = ArrayPatcher::new(p.clone()).unwrap_or_else(|e| panic!("fixture rejected: {e}"));
         let l = ListPatcher::new(p.clone()).unwrap_or_else(|e| panic!("fixture rejected by the list patcher: {e}"));
-        let case =
-            Case { name: "list_cases".into(), prog: p.clone(), ops: Vec::new(), expect: None, ignore_tokens: false };
+        let case = Case {
+            name: "list_cases".into(),
+            prog: p.clone(),
+            ops: Vec::new(),
+            expect: None,
+            ignore_tokens: false,
+            notes: Vec::new(),
+        };
         let b = Both { a, l, case, full: true };
         b.compare_all("load");
         b
@@ -1895,7 +1901,14 @@ fn order_statistic_stress() {
     // Whole-state comparison after every op for the first 2000 ops (all
     // 20000 would take ~7 s in debug).
     ops.truncate(2000);
-    let case = Case { name: "order_statistic_stress".into(), prog: p, ops, expect: None, ignore_tokens: false };
+    let case = Case {
+        name: "order_statistic_stress".into(),
+        prog: p,
+        ops,
+        expect: None,
+        ignore_tokens: false,
+        notes: Vec::new(),
+    };
     if let Some(r) = run_thorough::<ArrayPatcher, ListPatcher>(&case).divergence() {
         panic!("run_thorough found a divergence:\n{r}");
     }

@@ -50,7 +50,7 @@ fn inputs() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().map_or(true, |x| x != "expect"))
+        .filter(|p| p.extension().is_none_or(|x| x != "expect"))
         .collect();
     v.sort();
     v

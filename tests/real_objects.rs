@@ -5,7 +5,8 @@
 //! errors, never panics; campaigns on real programs are deterministic, keep
 //! programs valid and find the patchers in agreement.
 
-use patch_equiv::campaign::{case_bytes, generate_case_from, real_checker, run_from};
+use patch_equiv::campaign::{case_bytes, generate_case_from, run, Runner};
+use patch_equiv::engine::EngineSet;
 use patch_equiv::case_file;
 use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{Config, RealPrograms};
@@ -325,9 +326,13 @@ fn same_seed_and_programs_give_the_same_cases_in_any_order() {
         assert_eq!(x.case, y.case, "case {k}");
         assert_eq!(x.real, y.real);
     }
-    let run = |jobs| run_from(4, Some(300), None, jobs, None, Some(&a), real_checker, |_, _| {});
+    let engines = EngineSet::builtin();
+    let run = |jobs| {
+        let runner = Runner::InProcess { engines: &engines, cfg: None, real: Some(&a), jobs };
+        run(4, Some(300), None, &runner, &std::sync::atomic::AtomicU64::new(0), |_, _| {}).unwrap()
+    };
     let (one, two) = (run(1), run(2));
-    assert!(one.divergence.is_none());
+    assert!(one.finding.is_none());
     assert_eq!(one.stats, two.stats);
     assert!(one.stats.real.values().sum::<u64>() > 0);
 }

@@ -129,6 +129,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Read a `--config` file (JSON, as `patch-equiv config` prints it), sanitized.
+    pub fn load(path: &std::path::Path) -> Result<Config, String> {
+        let text = crate::input::read_text(path).map_err(|e| e.to_string())?;
+        let cfg: Config = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(cfg.sanitize())
+    }
+
     /// Lower limits and switch off features until the knobs are consistent.
     pub fn sanitize(mut self) -> Config {
         self.max_insns = self.max_insns.clamp(2, 4096);

@@ -136,7 +136,7 @@ impl Elf {
             if size == 0
                 || addr % INSN_SZ != 0
                 || size % INSN_SZ != 0
-                || addr.checked_add(size).map_or(true, |e| e > sec_bytes)
+                || addr.checked_add(size).is_none_or(|e| e > sec_bytes)
             {
                 return Err(malformed(format!(
                     "function '{name}' in '{}': offset {addr}, size {size} do not fit the section of {sec_bytes} bytes",

@@ -144,6 +144,7 @@ impl Imported {
             ops: Vec::new(),
             expect: None,
             ignore_tokens: false,
+            notes: Vec::new(),
         }
     }
 
@@ -214,4 +215,15 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Loaded, (PathBuf, ObjError)> {
         }
     }
     Ok((progs, skipped))
+}
+
+/// The real programs of `--programs PATH` (a directory of objects, or one),
+/// and what was skipped with why; none at all is an error.
+pub fn real_programs(path: &Path) -> Result<(crate::gen::RealPrograms, Vec<String>), String> {
+    let (progs, skipped) = load_all(std::slice::from_ref(&path.to_path_buf()))
+        .map_err(|(f, e)| format!("{}: {e}", if f.as_os_str().is_empty() { path } else { &f }.display()))?;
+    if progs.is_empty() {
+        return Err(format!("{}: no program imported from any .o file", path.display()));
+    }
+    Ok((crate::gen::RealPrograms::new(progs), skipped))
 }

@@ -427,6 +427,14 @@ impl Patcher for ArrayPatcher {
         self.clone().into_program()
     }
 
+    fn finish(self: Box<Self>) -> Program {
+        (*self).into_program()
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.heap_bytes())
+    }
+
     fn into_program(self) -> Program {
         let mut subprogs = self.subprog_info;
         subprogs.truncate(self.subprog_cnt + 1);

@@ -643,6 +643,10 @@ impl Patcher for ListPatcher {
     fn snapshot(&self) -> Program {
         self.linearize()
     }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.heap_bytes())
+    }
 }
 
 impl ListPatcher {

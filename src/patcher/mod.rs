@@ -95,6 +95,7 @@ impl fmt::Display for PatchError {
 impl std::error::Error for PatchError {}
 
 /// The verifier's view of a program under rewrite. All indices are current.
+/// Object safe: engines hand out `Box<dyn Patcher>` (`crate::engine`).
 pub trait Patcher {
     /// Take ownership of a program; it must pass `Program::validate()`.
     fn new(prog: Program) -> Result<Self, PatchError>
@@ -125,9 +126,20 @@ pub trait Patcher {
     /// The instruction at current index `i`, with its current relative offsets.
     fn insn(&self, i: usize) -> Option<Insn>;
     fn aux(&self, i: usize) -> Option<Aux>;
-    fn into_program(self) -> Program;
+    fn into_program(self) -> Program
+    where
+        Self: Sized;
     /// The whole current state as a `Program`, without consuming the patcher.
     fn snapshot(&self) -> Program;
+    /// The final program from a boxed patcher (`into_program` where the
+    /// patcher can give up its storage; a snapshot otherwise).
+    fn finish(self: Box<Self>) -> Program {
+        self.snapshot()
+    }
+    /// Heap bytes the patcher holds, when it can tell (benchmarks only).
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Checks shared by both patchers before anything changes.

@@ -85,14 +85,45 @@ pub struct BenchInput {
     pub kind: Option<String>,
     pub rows: Vec<Row>,
     pub runner_cases_per_sec_per_core: Option<f64>,
-    pub bytes_per_insn_1m: Option<BytesPerInsn>,
+    /// Heap bytes per instruction at one million instructions, per engine
+    /// (`null` where an engine cannot tell).
+    pub bytes_per_insn_1m: Option<std::collections::BTreeMap<String, Option<f64>>>,
 }
 
-/// Heap bytes per instruction at one million instructions.
-#[derive(Clone, Copy, Debug, Deserialize)]
-pub struct BytesPerInsn {
-    pub array: f64,
-    pub list: f64,
+impl BenchInput {
+    /// Rows of earlier versions name no engines: their array and list columns become them.
+    fn with_engines(mut self) -> BenchInput {
+        for r in &mut self.rows {
+            if !r.engines.is_empty() {
+                continue;
+            }
+            let col = |engine: &str, seconds: f64, extrapolated: bool, peak: Option<f64>, lin: Option<f64>| {
+                crate::bench::EngineTime {
+                    engine: engine.into(),
+                    seconds,
+                    extrapolated,
+                    peak_mb: peak,
+                    linearize_s: lin.unwrap_or(0.0),
+                }
+            };
+            r.engines.push(col("array", r.array_s, r.array_extrapolated, Some(r.array_peak_mb), None));
+            if let Some(l) = r.list_s {
+                r.engines.push(col("list", l, false, r.list_peak_mb, r.linearize_s));
+            }
+        }
+        self
+    }
+
+    /// The memory figures in the engines' order (the oracle first).
+    pub fn memory(&self) -> Vec<(String, Option<f64>)> {
+        let Some(m) = &self.bytes_per_insn_1m else { return Vec::new() };
+        let order: Vec<String> =
+            self.rows.first().map_or(Vec::new(), |r| r.engines.iter().map(|e| e.engine.clone()).collect());
+        let mut v: Vec<(String, Option<f64>)> =
+            order.iter().filter_map(|n| m.get(n).map(|b| (n.clone(), *b))).collect();
+        v.extend(m.iter().filter(|(n, _)| !order.contains(n)).map(|(n, b)| (n.clone(), *b)));
+        v
+    }
 }
 
 /// One `replay --json` result.
@@ -196,7 +227,7 @@ pub fn read_bench(path: &Path) -> Result<BenchInput, String> {
 pub fn parse_bench(path: &Path, text: &str) -> Result<BenchInput, String> {
     let b: BenchInput = json_doc(path, text, "`bench --json` output")?;
     check_kind(path, &b.kind, None, "bench")?;
-    Ok(b)
+    Ok(b.with_engines())
 }
 
 pub fn read_replay(path: &Path) -> Result<ReplayResult, String> {

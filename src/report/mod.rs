@@ -34,6 +34,7 @@ pub struct Args {
     /// The mutation-testing score: scripts/mutation_report.py output or docs/mutation-testing.md.
     #[arg(long)]
     pub mutation: Option<PathBuf>,
+    /// Markdown (plot embedded as a data URI) or a self-contained HTML page (plot inline).
     #[arg(long, value_enum, default_value = "markdown")]
     pub format: Format,
     /// Write the report here instead of to stdout.
@@ -367,18 +368,16 @@ pub fn document(ev: &Evidence) -> Vec<Block> {
         None => out.push(Block::Para("No benchmark results were given (`--bench FILE`, from `bench --json`).".into())),
         Some((p, b)) => {
             let runner = b.runner_cases_per_sec_per_core.unwrap_or(f64::NAN);
-            let mem = b.bytes_per_insn_1m.map_or((f64::NAN, f64::NAN), |m| (m.array, m.list));
-            let text = crate::bench::table(&b.rows, runner, mem);
+            let mem = b.memory();
+            let text = crate::bench::table(&b.rows, runner, &mem);
             out.extend(doc::pipe_table(&text));
             let mut notes = Vec::new();
             if let Some(r) = b.runner_cases_per_sec_per_core {
                 notes.push(format!("seeded runner: {r:.0} cases/s on one core (swarm config)"));
             }
-            if let Some(m) = b.bytes_per_insn_1m {
-                notes.push(format!(
-                    "memory at 1M insns: array {:.0} B/insn (insns + aux), list {:.0} B/insn (nodes + index)",
-                    m.array, m.list
-                ));
+            let known: Vec<String> = mem.iter().filter_map(|(n, b)| b.map(|b| format!("{n} {b:.0} B/insn"))).collect();
+            if !known.is_empty() {
+                notes.push(format!("memory at 1M insns: {}", known.join(", ")));
             }
             notes.push(format!("from `{p}`; array times marked extrapolated come from the O(N·M) fit"));
             out.push(Block::List(notes));

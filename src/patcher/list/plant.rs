@@ -9,7 +9,7 @@ use crate::patcher::{PatchError, Patcher};
 use crate::program::{Aux, Program};
 
 /// One planted bug.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Fault {
     /// A line-info record at the patched slot moves to the second slot (`>=` for `>`).
     LinfoAtOffMoves,
@@ -25,10 +25,16 @@ pub enum Fault {
     NoLinfoInherit,
     /// Removal leaves insn-array entries on the next slot instead of deleting them.
     InsnArrayNotDeleted,
+    /// Removal reads the first surviving slot without checking there is one:
+    /// index out of bounds (a panic) when the removal takes the program tail.
+    TailRemovalOutOfBounds,
+    /// `add_hidden_subprog` aborts the process, as a C engine's failed
+    /// allocation or `BUG_ON` would: a crash no `catch_unwind` can catch.
+    AbortInHiddenSubprog,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 9] = [
         Fault::LinfoAtOffMoves,
         Fault::SubprogStartMoves,
         Fault::PseudoFuncNotAdjusted,
@@ -36,9 +42,48 @@ impl Fault {
         Fault::PokeNotMoved,
         Fault::NoLinfoInherit,
         Fault::InsnArrayNotDeleted,
+        Fault::TailRemovalOutOfBounds,
+        Fault::AbortInHiddenSubprog,
     ];
 
-    /// The table a divergence caused by this fault shows first.
+    /// The name `--plant` takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fault::LinfoAtOffMoves => "linfo-at-off-moves",
+            Fault::SubprogStartMoves => "subprog-start-moves",
+            Fault::PseudoFuncNotAdjusted => "pseudo-func-not-adjusted",
+            Fault::AuxAtFirstSlot => "aux-at-first-slot",
+            Fault::PokeNotMoved => "poke-not-moved",
+            Fault::NoLinfoInherit => "no-linfo-inherit",
+            Fault::InsnArrayNotDeleted => "insn-array-not-deleted",
+            Fault::TailRemovalOutOfBounds => "tail-removal-out-of-bounds",
+            Fault::AbortInHiddenSubprog => "abort-in-hidden-subprog",
+        }
+    }
+
+    /// One line for `--help`.
+    pub const fn help(self) -> &'static str {
+        match self {
+            Fault::LinfoAtOffMoves => "a line-info record at the patched slot moves to the second slot",
+            Fault::SubprogStartMoves => "a subprog starting at the patched slot moves to the last patchlet slot",
+            Fault::PseudoFuncNotAdjusted => "pseudo-func imm not adjusted by patches it spans",
+            Fault::AuxAtFirstSlot => "the original aux entry stays on the first patchlet slot",
+            Fault::PokeNotMoved => "poke descriptors after a patch keep their index",
+            Fault::NoLinfoInherit => "removal never lets the last removed line-info record inherit",
+            Fault::InsnArrayNotDeleted => "removal moves insn-array entries to the next slot instead of deleting them",
+            Fault::TailRemovalOutOfBounds => "removal of the program tail panics (index out of bounds)",
+            Fault::AbortInHiddenSubprog => "add_hidden_subprog aborts the process (an uncatchable crash)",
+        }
+    }
+
+    /// The fault kills the process: the engine holding it must run in a
+    /// child process (`Engine::can_crash`).
+    pub fn crashes(self) -> bool {
+        self == Fault::AbortInHiddenSubprog
+    }
+
+    /// The table a finding caused by this fault shows first (`panic` and
+    /// `crash` for the faults that do not diverge but fail).
     pub fn table(self) -> &'static str {
         match self {
             Fault::LinfoAtOffMoves | Fault::NoLinfoInherit => "linfo",
@@ -47,18 +92,24 @@ impl Fault {
             Fault::AuxAtFirstSlot => "aux",
             Fault::PokeNotMoved => "pokes",
             Fault::InsnArrayNotDeleted => "insn_arrays",
+            Fault::TailRemovalOutOfBounds => "panic",
+            Fault::AbortInHiddenSubprog => "crash",
         }
     }
 }
 
-/// The list patcher with fault `F` (an index into `Fault::ALL`).
+/// The list patcher with one fault planted.
 #[derive(Clone, Debug)]
-pub struct Planted<const F: usize> {
+pub struct Planted {
     inner: ListPatcher,
+    fault: Fault,
 }
 
-impl<const F: usize> Planted<F> {
-    const FAULT: Fault = Fault::ALL[F];
+impl Planted {
+    /// The list patcher over `prog` (valid) with `fault`.
+    pub fn with_fault(prog: Program, fault: Fault) -> Planted {
+        Planted { inner: ListPatcher::from_valid(prog), fault }
+    }
 
     fn after_patch(&mut self, off: usize, n: usize) {
         if n < 2 {
@@ -67,7 +118,7 @@ impl<const F: usize> Planted<F> {
         let lp = &mut self.inner;
         let x = lp.node_at(off);
         let last = lp.node_at(off + n - 1);
-        match Self::FAULT {
+        match self.fault {
             Fault::LinfoAtOffMoves => {
                 let y = lp.node_at(off + 1);
                 if lp.nodes[x as usize].linfo != NIL && lp.nodes[y as usize].linfo == NIL {
@@ -116,9 +167,10 @@ impl<const F: usize> Planted<F> {
     }
 }
 
-impl<const F: usize> Patcher for Planted<F> {
+/// `Patcher::from_valid` cannot carry the fault: build with `Planted::with_fault`.
+impl Patcher for Planted {
     fn from_valid(prog: Program) -> Self {
-        Planted { inner: ListPatcher::from_valid(prog) }
+        Planted::with_fault(prog, Fault::AuxAtFirstSlot)
     }
 
     fn patch(&mut self, off: usize, insns: &[Insn]) -> Result<(), PatchError> {
@@ -132,7 +184,7 @@ impl<const F: usize> Patcher for Planted<F> {
         let survivor = off + cnt < lp.seq.len();
         let had_linfo = survivor && lp.nodes[lp.node_at(off + cnt) as usize].linfo != NIL;
         let mut entries = Vec::new();
-        if Self::FAULT == Fault::InsnArrayNotDeleted && survivor {
+        if self.fault == Fault::InsnArrayNotDeleted && survivor {
             for i in off..off + cnt {
                 let mut e = lp.nodes[lp.node_at(i) as usize].ia_head;
                 while e != NIL {
@@ -143,7 +195,7 @@ impl<const F: usize> Patcher for Planted<F> {
         }
         self.inner.remove(off, cnt)?;
         let lp = &mut self.inner;
-        match Self::FAULT {
+        match self.fault {
             Fault::NoLinfoInherit if survivor && !had_linfo => {
                 let y = lp.node_at(off);
                 if lp.nodes[y as usize].linfo != NIL {
@@ -157,6 +209,12 @@ impl<const F: usize> Patcher for Planted<F> {
                     lp.ia_entries[e as usize].node = y;
                 }
             }
+            Fault::TailRemovalOutOfBounds => {
+                // The first survivor, read without checking that one is left.
+                let order = lp.seq.to_vec();
+                let first_survivor = order[off];
+                std::hint::black_box(first_survivor);
+            }
             _ => {}
         }
         Ok(())
@@ -167,6 +225,9 @@ impl<const F: usize> Patcher for Planted<F> {
     }
 
     fn add_hidden_subprog(&mut self, insns: &[Insn]) -> Result<(), PatchError> {
+        if self.fault == Fault::AbortInHiddenSubprog {
+            std::process::abort();
+        }
         let off = self.inner.len().saturating_sub(1);
         self.inner.add_hidden_subprog(insns)?;
         self.after_patch(off, insns.len());
@@ -196,19 +257,8 @@ impl<const F: usize> Patcher for Planted<F> {
     fn snapshot(&self) -> Program {
         self.inner.snapshot()
     }
-}
 
-/// The equivalence checker against the list patcher with `fault` planted.
-pub fn checker(fault: Fault) -> crate::campaign::Checker {
-    use crate::equiv::run_with;
-    use crate::patcher::ArrayPatcher;
-    match fault {
-        Fault::LinfoAtOffMoves => run_with::<ArrayPatcher, Planted<0>>,
-        Fault::SubprogStartMoves => run_with::<ArrayPatcher, Planted<1>>,
-        Fault::PseudoFuncNotAdjusted => run_with::<ArrayPatcher, Planted<2>>,
-        Fault::AuxAtFirstSlot => run_with::<ArrayPatcher, Planted<3>>,
-        Fault::PokeNotMoved => run_with::<ArrayPatcher, Planted<4>>,
-        Fault::NoLinfoInherit => run_with::<ArrayPatcher, Planted<5>>,
-        Fault::InsnArrayNotDeleted => run_with::<ArrayPatcher, Planted<6>>,
+    fn finish(self: Box<Self>) -> Program {
+        self.inner.into_program()
     }
 }
