@@ -1528,6 +1528,27 @@ u32 bpf_patcher_nr_linfo(const struct bpf_patcher *p)
 }
 
 /**
+ * bpf_patcher_memory - heap bytes the patcher holds
+ * @p: the patcher
+ *
+ * Return: the capacity of every array it allocated, the aux arena included.
+ */
+u64 bpf_patcher_memory(const struct bpf_patcher *p)
+{
+	u64 b = sizeof(*p);
+	u32 k;
+
+	b += (u64)p->cap_nodes * sizeof(*p->nodes) + (u64)p->cap_aux * sizeof(*p->aux);
+	b += (u64)p->cap_leaves * sizeof(*p->leaves) + (u64)p->cap_inners * sizeof(*p->inners);
+	b += (u64)p->nr_linfo_rec * sizeof(*p->linfo_rec) + (u64)p->nr_pokes * sizeof(*p->pokes);
+	b += 2ull * p->nr_ia * sizeof(u32) + (u64)p->cap_extra * sizeof(*p->extra);
+	b += (u64)p->cap_scratch * sizeof(u32) + (u64)p->global.cap * sizeof(*p->global.e);
+	for (k = 0; k < p->nr_zones; k++)
+		b += sizeof(p->zones[k]) + (u64)p->zones[k].cap * sizeof(*p->zones[k].e);
+	return b;
+}
+
+/**
  * bpf_patcher_erange_insn - which branch made the last operation fail with -ERANGE
  * @p: the patcher
  * @insn: the branch's index (the kernel's probe stops at the lowest one)

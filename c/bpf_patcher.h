@@ -27,6 +27,7 @@ u32 bpf_patcher_subprog_cnt(const struct bpf_patcher *p);
 u32 bpf_patcher_hidden_subprog_cnt(const struct bpf_patcher *p);
 u32 bpf_patcher_subprog_start(struct bpf_patcher *p, u32 k);
 u32 bpf_patcher_nr_linfo(const struct bpf_patcher *p);
+u64 bpf_patcher_memory(const struct bpf_patcher *p);
 void bpf_patcher_erange_insn(const struct bpf_patcher *p, u32 *insn, u32 *orig_idx);
 
 int bpf_patcher_linearize(struct bpf_patcher *p);

@@ -459,6 +459,13 @@ static int32_t pe_snapshot(struct pe_engine *e, struct pe_prog *out)
 	return PE_OK;
 }
 
+/* The patcher's arrays plus the env this adapter keeps for it. */
+static uint64_t pe_memory_bytes(struct pe_engine *e)
+{
+	return bpf_patcher_memory(e->p) + sizeof(*e) + bpf_prog_size(e->env.prog->len) +
+	       (uint64_t)e->paux.nr_linfo * sizeof(*e->paux.linfo);
+}
+
 static const struct pe_engine_ops pe_ops = {
 	.abi_version = PE_ENGINE_ABI_VERSION,
 	.size = sizeof(struct pe_engine_ops),
@@ -479,6 +486,7 @@ static const struct pe_engine_ops pe_ops = {
 	.aux = pe_aux,
 	.sizes = pe_sizes,
 	.snapshot = pe_snapshot,
+	.memory_bytes = pe_memory_bytes,
 };
 
 PE_EXPORT const struct pe_engine_ops *patch_equiv_engine_v1(void);

@@ -168,6 +168,12 @@ struct pe_engine_ops {
 	 * written on return. The instance stays usable.
 	 */
 	int32_t (*snapshot)(struct pe_engine *e, struct pe_prog *out);
+
+	/*
+	 * Optional (may be NULL; absent from tables whose size ends before it):
+	 * heap bytes the instance holds, for the benchmarks' bytes per insn.
+	 */
+	uint64_t (*memory_bytes)(struct pe_engine *e);
 };
 
 typedef const struct pe_engine_ops *(*pe_engine_entry_fn)(void);

@@ -45,12 +45,25 @@ pub struct EngineArgs {
     /// must be selected by --engines.
     #[arg(long, value_name = "FAULT", value_parser = plant_values())]
     pub plant: Option<String>,
+    /// Also compare an engine loaded from this shared object (the engine ABI,
+    /// docs/engine-abi.md): the same as adding lib:PATH to --engines.
+    #[arg(long, value_name = "PATH.so")]
+    pub engine_lib: Vec<PathBuf>,
 }
 
 impl EngineArgs {
     fn set(&self) -> Result<EngineSet, Exit> {
-        EngineSet::parse(&self.engines, self.plant.as_deref()).map_err(bad)
+        EngineSet::parse(&with_libs(&self.engines, &self.engine_lib), self.plant.as_deref()).map_err(bad)
     }
+}
+
+/// `--engines` with each `--engine-lib PATH` appended as `lib:PATH`.
+fn with_libs(engines: &str, libs: &[PathBuf]) -> String {
+    let mut spec = engines.to_string();
+    for l in libs {
+        spec.push_str(&format!(",lib:{}", l.display()));
+    }
+    spec
 }
 
 fn plant_values() -> clap::builder::PossibleValuesParser {
@@ -214,6 +227,9 @@ pub enum Cmd {
         /// Engines to time, comma-separated (the oracle, array, is always included).
         #[arg(long, value_name = "LIST", default_value = engine::BUILTIN)]
         engines: String,
+        /// Also time an engine loaded from this shared object (as lib:PATH in --engines).
+        #[arg(long, value_name = "PATH.so")]
+        engine_lib: Vec<PathBuf>,
     },
     /// Print the default generator config as JSON (a starting point for --config).
     Config,
@@ -367,7 +383,8 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             let r = (|| {
                 let set = match patcher {
                     Some(p) => {
-                        let spec = if p == "both" { engine::BUILTIN.to_string() } else { p };
+                        let spec = if p == "both" { "array,list".to_string() } else { p };
+                        let spec = with_libs(&spec, &engines.engine_lib);
                         EngineSet::parse(&spec, engines.plant.as_deref()).map_err(bad)?
                     }
                     None => engines.set()?,
@@ -456,8 +473,8 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             let set = engines.set()?;
             findings::cmd_shrink(&set, &path, out, shrink_time)
         }
-        Cmd::Bench { quick, json, plot, engines } => {
-            let set = EngineSet::parse(&engines, None).map_err(bad)?;
+        Cmd::Bench { quick, json, plot, engines, engine_lib } => {
+            let set = EngineSet::parse(&with_libs(&engines, &engine_lib), None).map_err(bad)?;
             json_on_error(crate::bench::cmd(&set, quick, json, plot.as_deref()).map_err(bad), json.then_some("bench"))
         }
         Cmd::Config => {

@@ -82,3 +82,41 @@ fn c_engine_matches_the_list_patcher_on_a_big_program() {
     }
     assert!(c.snapshot() == l.snapshot(), "final snapshots differ");
 }
+
+/// Every planted fault of the C patcher (compiled in with `BPF_PATCHER_PLANT`)
+/// is found by a seeded run, named (engine `c`, the right table or a crash),
+/// written raw and shrunk, as the harness promises for any engine.
+#[test]
+fn every_planted_c_fault_is_found_written_and_shrunk() {
+    let bin = env!("CARGO_BIN_EXE_patch-equiv");
+    for &(name, _, table) in &patch_equiv::engine::ffi::C_PLANTS {
+        let plant = format!("c-{name}");
+        let dir = std::env::temp_dir().join(format!("patch-equiv-cplant-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = std::process::Command::new(bin)
+            .args(["run", "--seed", "1", "--cases", "4000", "--shrink-time", "3", "--json", "--plant", &plant, "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{plant}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let d = &v["divergence"];
+        assert_eq!(d["engine"], "c", "{plant}: {d}");
+        match table {
+            Some(t) => assert_eq!((d["kind"].as_str(), d["table"].as_str()), (Some("divergence"), Some(t)), "{plant}"),
+            None => assert_eq!(d["kind"], "crash", "{plant}: {d}"),
+        }
+        let raw = std::fs::read_to_string(d["raw"].as_str().unwrap()).unwrap();
+        let min = std::fs::read_to_string(d["shrunk"].as_str().unwrap()).unwrap();
+        let (raw, min) =
+            (patch_equiv::case_file::parse("raw", &raw).unwrap(), patch_equiv::case_file::parse("min", &min).unwrap());
+        assert!(
+            patch_equiv::shrink::size(&min) < patch_equiv::shrink::size(&raw),
+            "{plant}: not shrunk ({} -> {})",
+            patch_equiv::shrink::size(&raw),
+            patch_equiv::shrink::size(&min)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -197,7 +197,7 @@ fn json_is_one_document_in_every_outcome() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}:\n{stdout}"));
     assert_eq!((v["kind"].as_str(), v["version"].as_u64(), v["divergences"].as_u64()), (Some("run"), Some(1), Some(1)));
-    assert_eq!(v["engines"], serde_json::json!(["array", "list"]));
+    assert_eq!(v["engines"], serde_json::json!(["array", "list", "c"]));
     let f = &v["divergence"];
     assert_eq!(
         (f["engine"].as_str(), f["kind"].as_str(), f["table"].as_str()),
@@ -308,9 +308,12 @@ fn a_plant_whose_engine_is_not_selected_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(text(&out).1.contains("plants a fault in the `list` engine"), "{args:?}: {}", text(&out).1);
     }
-    let out = pe(&["run", "--engines", "array,c", "--cases", "1"]);
+    let out = pe(&["run", "--engines", "array,list", "--plant", "c-aux-stays-first", "--cases", "1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("engine `c` is not built in this version"), "{}", text(&out).1);
+    assert!(text(&out).1.contains("plants a fault in the `c` engine"), "{}", text(&out).1);
+    let out = pe(&["run", "--engines", "array,lib:/nonexistent/engine.so", "--cases", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("/nonexistent/engine.so"), "{}", text(&out).1);
 }
 
 #[test]
@@ -413,7 +416,7 @@ fn the_fuzz_targets_hint_replays_the_case_it_wrote() {
     let g = patch_equiv::campaign::generate_case(1, 0, None).unwrap();
     let hint = patch_equiv::fuzz_input::reproduce_hint_in(&dir, &g.case);
     let cmd = hint.lines().next().unwrap();
-    assert!(cmd.contains(" replay --engines array,list "), "{hint}");
+    assert!(cmd.contains(" replay --engines array,list,c "), "{hint}");
     let written: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert_eq!(written.len(), 1, "{hint}");
     let o = run_printed(cmd);

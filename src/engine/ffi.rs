@@ -8,6 +8,7 @@
 //! `SAFETY:` argument. The tests of this module are skipped under miri (it
 //! cannot run foreign code).
 
+use super::Engine;
 use crate::insn::Insn;
 use crate::patcher::{PatchError, Patcher};
 use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog};
@@ -33,6 +34,44 @@ pub const C_PLANTS: [(&str, &str, Option<&str>); 4] = [
     ("aux-stays-first", "the original aux entry stays on the first patchlet slot", Some("aux")),
     ("jmp-off-crash", "adjust_jmp_off dereferences an empty incoming list (a segfault)", None),
 ];
+
+/// The `c` engine: the kernel-style C list patcher linked into this binary.
+pub fn c_engine() -> Result<Box<dyn Engine>, String> {
+    Ok(Box::new(CEngine::builtin()))
+}
+
+/// A `lib:PATH` engine: any shared object implementing the ABI.
+pub fn lib_engine(path: &Path) -> Result<Box<dyn Engine>, String> {
+    Ok(Box::new(CEngine::load(path)?))
+}
+
+/// The `c` engine with planted fault `name` (its shared object, built by
+/// build.rs with `BPF_PATCHER_PLANT`); it keeps the name `c`, the reproduce
+/// command carries `--plant`.
+pub fn c_planted(name: &str) -> Result<Box<dyn Engine>, String> {
+    let mut e = CEngine::load(&plant_lib(name))?;
+    e.name = "c".to_string();
+    Ok(Box::new(e))
+}
+
+impl Engine for CEngine {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn load(&self, prog: Program) -> Result<Box<dyn Patcher>, String> {
+        match self.instantiate(&prog) {
+            Ok(p) => Ok(Box::new(p)),
+            Err(e) => Err(format!("engine {}: {e}", self.name)),
+        }
+    }
+
+    /// Foreign code: a segfault or a sanitizer report ends the process, so
+    /// the harness runs C engines in child processes.
+    fn can_crash(&self) -> bool {
+        true
+    }
+}
 
 /// The clean C patcher as a shared object (what `--engines lib:PATH` loads).
 pub fn clean_lib() -> PathBuf {
@@ -138,6 +177,7 @@ type LenFn = unsafe extern "C" fn(*mut PeEngine) -> u32;
 type InsnFn = unsafe extern "C" fn(*mut PeEngine, u32, *mut PeInsn) -> i32;
 type AuxFn = unsafe extern "C" fn(*mut PeEngine, u32, *mut PeAux) -> i32;
 type ProgFn = unsafe extern "C" fn(*mut PeEngine, *mut PeProg) -> i32;
+type MemFn = unsafe extern "C" fn(*mut PeEngine) -> u64;
 
 /// `struct pe_engine_ops` as the engine hands it over (any entry may be NULL).
 #[repr(C)]
@@ -157,7 +197,12 @@ struct PeEngineOps {
     aux: Option<AuxFn>,
     sizes: Option<ProgFn>,
     snapshot: Option<ProgFn>,
+    /// Optional: tables may end before it.
+    memory_bytes: Option<MemFn>,
 }
+
+/// The size of a version-1 table without its optional tail.
+const REQUIRED_OPS_SIZE: usize = std::mem::offset_of!(PeEngineOps, memory_bytes);
 
 /// The operations of one engine, checked to be all present.
 #[derive(Clone, Copy)]
@@ -174,6 +219,7 @@ struct Ops {
     aux: AuxFn,
     sizes: ProgFn,
     snapshot: ProgFn,
+    memory_bytes: Option<MemFn>,
 }
 
 extern "C" {
@@ -205,20 +251,27 @@ fn checked_ops(table: *const PeEngineOps, origin: &str) -> Result<(Ops, String),
     // SAFETY: `table` is non-null and, by the ABI, points at a `struct
     // pe_engine_ops` that lives as long as the engine's code is loaded; the
     // first two fields are read before anything else to check that the
-    // engine's table is at least as large as the struct this module reads.
+    // engine's table holds every member this module reads.
     let (version, size) = unsafe { ((*table).abi_version, (*table).size) };
     if version != ABI_VERSION {
         return Err(format!("{origin}: engine ABI version {version}, this harness speaks {ABI_VERSION}"));
     }
-    if (size as usize) < std::mem::size_of::<PeEngineOps>() {
+    if (size as usize) < REQUIRED_OPS_SIZE {
         return Err(format!(
-            "{origin}: engine ops table is {size} bytes, version {ABI_VERSION} needs {}",
-            std::mem::size_of::<PeEngineOps>()
+            "{origin}: engine ops table is {size} bytes, version {ABI_VERSION} needs at least {REQUIRED_OPS_SIZE}"
         ));
     }
-    // SAFETY: the version and size checks above say the table holds a whole
-    // `PeEngineOps`; it is only read.
-    let t = unsafe { &*table };
+    // A copy of the members the table has; the optional tail stays NULL when
+    // an older table ends before it.
+    let n = (size as usize).min(std::mem::size_of::<PeEngineOps>());
+    // SAFETY: all-zero bits are a valid `PeEngineOps` (integers, a null
+    // pointer, `None` function pointers).
+    let mut copy: PeEngineOps = unsafe { std::mem::zeroed() };
+    // SAFETY: the checks above say `table` holds at least `n` bytes of the
+    // table; `copy` has room for them; the two do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(table.cast::<u8>(), (&mut copy as *mut PeEngineOps).cast::<u8>(), n) };
+    let t = &copy;
+    let memory_bytes = t.memory_bytes;
     let missing = |n: &str| format!("{origin}: engine ops table has no `{n}`");
     let ops = Ops {
         create: t.create.ok_or_else(|| missing("create"))?,
@@ -233,6 +286,7 @@ fn checked_ops(table: *const PeEngineOps, origin: &str) -> Result<(Ops, String),
         aux: t.aux.ok_or_else(|| missing("aux"))?,
         sizes: t.sizes.ok_or_else(|| missing("sizes"))?,
         snapshot: t.snapshot.ok_or_else(|| missing("snapshot"))?,
+        memory_bytes,
     };
     let description = if t.name.is_null() {
         String::new()
@@ -621,6 +675,13 @@ impl Patcher for CPatcher {
 
     fn snapshot(&self) -> Program {
         self.try_snapshot().unwrap_or_default()
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        let f = self.ops.memory_bytes?;
+        // SAFETY: a live instance, one thread at a time (not Sync); the engine
+        // only reports its allocations.
+        Some(unsafe { f(self.ptr()) } as usize)
     }
 }
 

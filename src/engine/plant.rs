@@ -23,7 +23,14 @@ macro_rules! list_fault {
     };
 }
 
-/// Every fault `--plant` knows. C faults join here as `engine: "c"` entries.
+macro_rules! c_fault {
+    ($name:literal, $help:literal) => {
+        Plant { name: concat!("c-", $name), engine: "c", help: $help, make: || super::ffi::c_planted($name) }
+    };
+}
+
+/// Every fault `--plant` knows: the Rust list patcher's, then the C patcher's
+/// (compiled in with `BPF_PATCHER_PLANT`, see c/bpf_patcher.c and build.rs).
 pub const PLANTS: &[Plant] = &[
     list_fault!(Fault::LinfoAtOffMoves),
     list_fault!(Fault::SubprogStartMoves),
@@ -34,6 +41,10 @@ pub const PLANTS: &[Plant] = &[
     list_fault!(Fault::InsnArrayNotDeleted),
     list_fault!(Fault::TailRemovalOutOfBounds),
     list_fault!(Fault::AbortInHiddenSubprog),
+    c_fault!("linfo-first-inherits", "removal lets the first removed line-info record inherit, not the last"),
+    c_fault!("probe-skips-later-branches", "the -ERANGE probe ignores branches after the patched slot"),
+    c_fault!("aux-stays-first", "the original aux entry stays on the first patchlet slot"),
+    c_fault!("jmp-off-crash", "adjust_jmp_off walks an empty incoming list past its end (a segfault)"),
 ];
 
 /// The fault called `name`.
@@ -53,6 +64,8 @@ mod tests {
         for f in Fault::ALL {
             assert_eq!(PLANTS.iter().filter(|p| p.name == f.name()).count(), 1, "{f:?}");
         }
-        assert_eq!(PLANTS.len(), Fault::ALL.len());
+        let c = PLANTS.iter().filter(|p| p.engine == "c").count();
+        assert_eq!(c, crate::engine::ffi::C_PLANTS.len());
+        assert_eq!(PLANTS.len(), Fault::ALL.len() + c);
     }
 }
