@@ -67,7 +67,7 @@ enum bpf_branch_field {
 struct bpf_pnode {
 	struct bpf_insn insn;	/* the branch field is recomputed from @target when read */
 	u32 aux;		/* its entry in p->aux */
-	u32 target;		/* node the branch lands on, p->end past the last slot, or NONE */
+	u32 target;		/* the node it lands on, p->end past the last slot, or NONE */
 	u32 in_head;		/* first branch landing on this node */
 	u32 in_next;		/* siblings in the incoming list of @target */
 	u32 in_prev;
@@ -192,7 +192,10 @@ struct bpf_patcher {
 
 /* ---- instructions ------------------------------------------------------- */
 
-/* The predicate of bpf_adj_branches(): pseudo funcs first, then JMP/JMP32 but EXIT, calls only if pseudo. */
+/*
+ * The predicate of bpf_adj_branches(): pseudo funcs first, then JMP/JMP32
+ * but EXIT, calls only if pseudo.
+ */
 static enum bpf_branch_field insn_branch_field(const struct bpf_insn *insn)
 {
 	u8 class = BPF_CLASS(insn->code);
@@ -415,7 +418,8 @@ static u32 pidx_slot(const struct bpf_patcher *p, u32 n, bool is_leaf)
 	return is_leaf ? p->leaves[n].slot : p->inners[n].slot;
 }
 
-static u32 pidx_leaf_marks(const struct bpf_patcher *p, const struct bpf_pidx_leaf *leaf, u32 from, u32 to)
+static u32 pidx_leaf_marks(const struct bpf_patcher *p, const struct bpf_pidx_leaf *leaf,
+			   u32 from, u32 to)
 {
 	u32 m = 0, i;
 
@@ -650,7 +654,8 @@ static void pidx_insert_after(struct bpf_patcher *p, u32 x, u32 pos, const u32 *
 	struct bpf_pidx_leaf *leaf = &p->leaves[l];
 	u32 at;
 
-	if (l == p->cur_leaf && pos - p->cur_start < leaf->cnt && leaf->item[pos - p->cur_start] == x)
+	if (l == p->cur_leaf && pos - p->cur_start < leaf->cnt &&
+	    leaf->item[pos - p->cur_start] == x)
 		at = pos - p->cur_start + 1;
 	else
 		at = pidx_leaf_find(leaf, x) + 1;
@@ -948,7 +953,8 @@ static void watch_branch(struct bpf_patcher *p, u32 src, s64 x)
  * below @delta?) and re-keyed with its exact slack; stale ones are dropped.
  * Returns the lowest failing index, or NONE.
  */
-static u32 probe_heap(struct bpf_patcher *p, struct bpf_pwatch_heap *h, s64 grown, u32 off, s64 delta)
+static u32 probe_heap(struct bpf_patcher *p, struct bpf_pwatch_heap *h, s64 grown, u32 off,
+		      s64 delta)
 {
 	u32 failing = BPF_PATCHER_NONE;
 	u32 top = h->nr, i, kept;
@@ -960,7 +966,8 @@ static u32 probe_heap(struct bpf_patcher *p, struct bpf_pwatch_heap *h, s64 grow
 
 		h->e[0] = h->e[--h->nr];
 		heap_sift_down(h->e, h->nr, 0);
-		if (n->leaf == BPF_PATCHER_NONE || n->ver != w.ver || n->target == BPF_PATCHER_NONE) {
+		if (n->leaf == BPF_PATCHER_NONE || n->ver != w.ver ||
+		    n->target == BPF_PATCHER_NONE) {
 			w.src = BPF_PATCHER_NONE;
 		} else {
 			u32 s = pos_of(p, w.src);
@@ -1111,7 +1118,8 @@ int bpf_patcher_patch(struct bpf_patcher *p, u32 off, const struct bpf_insn *pat
 		u32 after = j == 1 ? x : ids[PIDX_HALF - 1];
 
 		for (i = 0; i < k; i++) {
-			u32 aux = j + i == delta ? orig : fresh_aux(p, p->aux[orig].seen, &patch[j + i]);
+			u32 aux = j + i == delta ? orig :
+				  fresh_aux(p, p->aux[orig].seen, &patch[j + i]);
 
 			ids[i] = p->nr_nodes++;
 			node_init(&p->nodes[ids[i]], &patch[j + i], aux);
@@ -1125,7 +1133,8 @@ int bpf_patcher_patch(struct bpf_patcher *p, u32 off, const struct bpf_insn *pat
 	/* Patchlet branches are relative to the new layout: resolve them now. */
 	set_insn(p, x, off, &patch[0]);
 	for (j = 1; j <= delta; j++)
-		set_insn(p, delta <= PIDX_HALF ? ids[j - 1] : node_at(p, off + j), off + j, &patch[j]);
+		set_insn(p, delta <= PIDX_HALF ? ids[j - 1] : node_at(p, off + j), off + j,
+			 &patch[j]);
 	return 0;
 }
 
@@ -1171,13 +1180,15 @@ static void subprogs_after_remove(struct bpf_patcher *p, u32 *starts, u32 off, u
 	if (past != U32_MAX && past > first) {
 		u32 gone = past - first;
 
-		memmove(&p->subprog[first], &p->subprog[past], (sc + 1 - past) * sizeof(p->subprog[0]));
+		memmove(&p->subprog[first], &p->subprog[past],
+			(sc + 1 - past) * sizeof(p->subprog[0]));
 		memmove(&starts[first], &starts[past], (sc + 1 - past) * sizeof(starts[0]));
 		p->subprog_cnt -= gone;
 		if (paux->func_info) {
 			u32 n = paux->func_info_cnt, a = min(first, n), b = min(past, n);
 
-			memmove(&paux->func_info[a], &paux->func_info[b], (n - b) * sizeof(paux->func_info[0]));
+			memmove(&paux->func_info[a], &paux->func_info[b],
+				(n - b) * sizeof(paux->func_info[0]));
 			paux->func_info_cnt -= b - a;
 		}
 	}
@@ -1270,7 +1281,8 @@ int bpf_patcher_remove(struct bpf_patcher *p, u32 off, u32 cnt)
 		removed[k] = node_at(p, off + k);
 	nrb = 0;
 	for (k = 0; k < cnt; k++) {
-		for (src = p->nodes[removed[k]].in_head; src != BPF_PATCHER_NONE; src = p->nodes[src].in_next) {
+		for (src = p->nodes[removed[k]].in_head; src != BPF_PATCHER_NONE;
+		     src = p->nodes[src].in_next) {
 			u32 s = pos_of(p, src);
 
 			if (s < off || s >= off + cnt) {
@@ -1301,7 +1313,8 @@ int bpf_patcher_remove(struct bpf_patcher *p, u32 off, u32 cnt)
 		n->leaf = BPF_PATCHER_NONE;
 		if (node_linfo(p, removed[k]) != BPF_PATCHER_NONE) {
 			if (last == BPF_PATCHER_NONE || BPF_PATCHER_PLANT != 1)
-				last = node_linfo(p, removed[k]);	/* planted fault 1: the first inherits */
+				/* (planted fault 1 keeps the first) */
+				last = node_linfo(p, removed[k]);
 			l_cnt++;
 			p->extra[n->extra].linfo = BPF_PATCHER_NONE;
 		}
@@ -1609,9 +1622,12 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 	if (pidx_build(p, len))
 		goto fail;
 	/* Zones: one per subprog of the input. */
-	for (k = 0; k < env->subprog_cnt; k++)
-		for (i = env->subprog_info[k].start; i < min(env->subprog_info[k + 1].start, len); i++)
+	for (k = 0; k < env->subprog_cnt; k++) {
+		u32 end = min(env->subprog_info[k + 1].start, len);
+
+		for (i = env->subprog_info[k].start; i < end; i++)
 			p->nodes[i].zone = k;
+	}
 
 	for (i = 0; i < len; i++) {
 		const struct bpf_insn *insn = &prog->insnsi[i];
@@ -1623,7 +1639,7 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 			continue;
 		t = (s64)i + insn_rel(insn, f) + 1;
 		if (t < 0)
-			goto fail;	/* the load-time checks keep branches inside the program */
+			goto fail;	/* load-time checks keep branches inside */
 		if (t < len) {
 			bind(p, i, t);
 		} else {
@@ -1634,7 +1650,9 @@ struct bpf_patcher *bpf_patcher_create(struct bpf_verifier_env *env)
 		}
 		if (f != BPF_BRANCH_OFF)
 			continue;
-		h = (t < len && p->nodes[t].zone == p->nodes[i].zone) ? &p->zones[p->nodes[i].zone] : &p->global;
+		h = &p->global;
+		if (t < len && p->nodes[t].zone == p->nodes[i].zone)
+			h = &p->zones[p->nodes[i].zone];
 		if (GROW(h->e, h->cap, h->nr, 1))
 			goto fail;
 		h->e[h->nr].key = slack16(insn_rel(insn, f));
@@ -1764,7 +1782,8 @@ int bpf_patcher_linearize(struct bpf_patcher *p)
 
 			prog->insnsi[i] = n->insn;
 			if (f != BPF_BRANCH_NONE && n->target != BPF_PATCHER_NONE)
-				insn_set_rel(&prog->insnsi[i], f, (s64)pos[n->target] + node_past(p, id) - i - 1);
+				insn_set_rel(&prog->insnsi[i], f,
+					     (s64)pos[n->target] + node_past(p, id) - i - 1);
 			aux[i] = p->aux[n->aux];
 			n->aux = i;
 			if (node_linfo(p, id) != BPF_PATCHER_NONE) {
@@ -1789,7 +1808,8 @@ int bpf_patcher_linearize(struct bpf_patcher *p)
 	for (k = 0; k < p->nr_pokes; k++) {
 		const struct bpf_ppoke *pk = &p->pokes[k];
 
-		paux->poke_tab[k].insn_idx = pk->node != BPF_PATCHER_NONE ? pos[pk->node] : (u32)(pk->past + p->inserted);
+		paux->poke_tab[k].insn_idx = pk->node != BPF_PATCHER_NONE ?
+					     pos[pk->node] : (u32)(pk->past + p->inserted);
 	}
 	e = 0;
 	for (m = 0; m < env->insn_array_map_cnt; m++) {

@@ -319,7 +319,8 @@ static inline bool insn_has_def32(const struct bpf_insn *insn)
 	case BPF_STX:
 		if (BPF_MODE(insn->code) != BPF_ATOMIC && BPF_MODE(insn->code) != BPF_PROBE_ATOMIC)
 			return false;
-		if (insn->imm != BPF_CMPXCHG && insn->imm != BPF_LOAD_ACQ && !(insn->imm & BPF_FETCH))
+		if (insn->imm != BPF_CMPXCHG && insn->imm != BPF_LOAD_ACQ &&
+		    !(insn->imm & BPF_FETCH))
 			return false;
 		return BPF_SIZE(insn->code) != BPF_DW;
 	case BPF_ALU64:

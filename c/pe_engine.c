@@ -22,7 +22,8 @@ struct pe_engine {
 	bool has_func_info;
 };
 
-static void pe_set_err(struct pe_error *err, int32_t code, int64_t a, int64_t b, int64_t c, int64_t d)
+static void pe_set_err(struct pe_error *err, int32_t code, int64_t a, int64_t b, int64_t c,
+		       int64_t d)
 {
 	if (!err)
 		return;
@@ -40,7 +41,8 @@ static int32_t pe_ok(struct pe_error *err)
 	return PE_OK;
 }
 
-static int32_t pe_fail(struct pe_error *err, int32_t code, int64_t a, int64_t b, int64_t c, int64_t d)
+static int32_t pe_fail(struct pe_error *err, int32_t code, int64_t a, int64_t b, int64_t c,
+		       int64_t d)
 {
 	pe_set_err(err, code, a, b, c, d);
 	return code;
@@ -118,7 +120,8 @@ static bool pe_prog_shape_ok(const struct pe_prog *in)
 		return false;
 	if ((in->nr_linfo && !in->linfo) || (in->func_info_cnt && !in->func_info) ||
 	    (in->func_info_aux_cnt && !in->func_info_aux) || (in->poke_cnt && !in->pokes) ||
-	    (in->insn_array_cnt && !in->insn_array_lens) || (in->insn_array_total && !in->insn_array_vals))
+	    (in->insn_array_cnt && !in->insn_array_lens) ||
+	    (in->insn_array_total && !in->insn_array_vals))
 		return false;
 	if (!in->has_func_info && in->func_info_cnt)
 		return false;
@@ -142,10 +145,13 @@ static struct pe_engine *pe_create(const struct pe_prog *in, struct pe_error *er
 	e->env.prog = kvzalloc(bpf_prog_size(in->len), GFP_KERNEL);
 	e->env.insn_aux_data = kvcalloc(in->len, sizeof(*e->env.insn_aux_data), GFP_KERNEL);
 	e->paux.linfo = kvcalloc(max(in->nr_linfo, 1u), sizeof(*e->paux.linfo), GFP_KERNEL);
-	e->paux.func_info = kvcalloc(max(in->func_info_cnt, 1u), sizeof(*e->paux.func_info), GFP_KERNEL);
-	e->paux.func_info_aux = kvcalloc(max(in->func_info_aux_cnt, 1u), sizeof(*e->paux.func_info_aux), GFP_KERNEL);
+	e->paux.func_info = kvcalloc(max(in->func_info_cnt, 1u), sizeof(*e->paux.func_info),
+				     GFP_KERNEL);
+	e->paux.func_info_aux = kvcalloc(max(in->func_info_aux_cnt, 1u),
+					 sizeof(*e->paux.func_info_aux), GFP_KERNEL);
 	e->paux.poke_tab = kvcalloc(max(in->poke_cnt, 1u), sizeof(*e->paux.poke_tab), GFP_KERNEL);
-	e->env.insn_array_maps = kvcalloc(max(in->insn_array_cnt, 1u), sizeof(*e->env.insn_array_maps), GFP_KERNEL);
+	e->env.insn_array_maps = kvcalloc(max(in->insn_array_cnt, 1u),
+					  sizeof(*e->env.insn_array_maps), GFP_KERNEL);
 	if (!e->env.prog || !e->env.insn_aux_data || !e->paux.linfo || !e->paux.func_info ||
 	    !e->paux.func_info_aux || !e->paux.poke_tab || !e->env.insn_array_maps)
 		goto nomem;
@@ -217,8 +223,8 @@ nomem:
 }
 
 /* Every branch of @n slots placed at @off must land in [0, @new_len]. */
-static int32_t pe_check_targets(uint32_t off, const struct pe_insn *insns, uint32_t n, uint64_t new_len,
-				struct pe_error *err)
+static int32_t pe_check_targets(uint32_t off, const struct pe_insn *insns, uint32_t n,
+				uint64_t new_len, struct pe_error *err)
 {
 	uint32_t j;
 
@@ -229,7 +235,8 @@ static int32_t pe_check_targets(uint32_t off, const struct pe_insn *insns, uint3
 		if (!bpf_insn_branch_target(&insn, off + j, &t))
 			continue;
 		if (t < 0 || (uint64_t)t > new_len)
-			return pe_fail(err, PE_E_TARGET_OUT_OF_PROGRAM, (int64_t)off + j, t, (int64_t)new_len, 0);
+			return pe_fail(err, PE_E_TARGET_OUT_OF_PROGRAM, (int64_t)off + j, t,
+				       (int64_t)new_len, 0);
 	}
 	return PE_OK;
 }
@@ -251,8 +258,8 @@ static int32_t pe_check_patch(uint32_t len, uint32_t off, const struct pe_insn *
 }
 
 /* Run a patch-shaped operation on @n instructions converted from the ABI. */
-static int32_t pe_run_patch(struct pe_engine *e, uint32_t off, const struct pe_insn *insns, uint32_t n,
-			    bool hidden, struct pe_error *err)
+static int32_t pe_run_patch(struct pe_engine *e, uint32_t off, const struct pe_insn *insns,
+			    uint32_t n, bool hidden, struct pe_error *err)
 {
 	struct bpf_insn stack[32], *buf = stack;
 	uint32_t j, insn, orig_idx;
@@ -311,7 +318,8 @@ static int32_t pe_remove(struct pe_engine *e, uint32_t off, uint32_t cnt, struct
 	return pe_ok(err);
 }
 
-static int32_t pe_set(struct pe_engine *e, uint32_t off, const struct pe_insn *insn, struct pe_error *err)
+static int32_t pe_set(struct pe_engine *e, uint32_t off, const struct pe_insn *insn,
+		      struct pe_error *err)
 {
 	uint32_t len = bpf_patcher_len(e->p);
 	struct bpf_insn in;
@@ -342,7 +350,8 @@ static int32_t pe_add_hidden_subprog(struct pe_engine *e, const struct pe_insn *
 	return pe_run_patch(e, len - 1, insns, n, true, err);
 }
 
-static int32_t pe_adjust_jmp_off(struct pe_engine *e, uint32_t tgt, uint32_t delta, struct pe_error *err)
+static int32_t pe_adjust_jmp_off(struct pe_engine *e, uint32_t tgt, uint32_t delta,
+				 struct pe_error *err)
 {
 	uint32_t len = bpf_patcher_len(e->p), insn, orig_idx;
 	int ret;
@@ -409,9 +418,10 @@ static int32_t pe_snapshot(struct pe_engine *e, struct pe_prog *out)
 	uint32_t i, m, v;
 
 	pe_sizes(e, &want);
-	if (out->len < want.len || out->subprog_cnt < want.subprog_cnt || out->nr_linfo < want.nr_linfo ||
-	    out->func_info_cnt < want.func_info_cnt || out->func_info_aux_cnt < want.func_info_aux_cnt ||
-	    out->poke_cnt < want.poke_cnt || out->insn_array_cnt < want.insn_array_cnt ||
+	if (out->len < want.len || out->subprog_cnt < want.subprog_cnt ||
+	    out->nr_linfo < want.nr_linfo || out->func_info_cnt < want.func_info_cnt ||
+	    out->func_info_aux_cnt < want.func_info_aux_cnt || out->poke_cnt < want.poke_cnt ||
+	    out->insn_array_cnt < want.insn_array_cnt ||
 	    out->insn_array_total < want.insn_array_total)
 		return PE_EINVAL;
 	if (bpf_patcher_linearize(e->p))
@@ -448,13 +458,25 @@ static int32_t pe_snapshot(struct pe_engine *e, struct pe_prog *out)
 			out->insn_array_vals[v++] = map->values[i].xlated_off;
 	}
 	*out = (struct pe_prog){
-		.len = want.len, .subprog_cnt = want.subprog_cnt, .hidden_subprog_cnt = want.hidden_subprog_cnt,
-		.nr_linfo = want.nr_linfo, .has_func_info = want.has_func_info, .func_info_cnt = want.func_info_cnt,
-		.func_info_aux_cnt = want.func_info_aux_cnt, .poke_cnt = want.poke_cnt,
-		.insn_array_cnt = want.insn_array_cnt, .insn_array_total = want.insn_array_total,
-		.insns = out->insns, .aux = out->aux, .subprogs = out->subprogs, .linfo = out->linfo,
-		.func_info = out->func_info, .func_info_aux = out->func_info_aux, .pokes = out->pokes,
-		.insn_array_lens = out->insn_array_lens, .insn_array_vals = out->insn_array_vals,
+		.len = want.len,
+		.subprog_cnt = want.subprog_cnt,
+		.hidden_subprog_cnt = want.hidden_subprog_cnt,
+		.nr_linfo = want.nr_linfo,
+		.has_func_info = want.has_func_info,
+		.func_info_cnt = want.func_info_cnt,
+		.func_info_aux_cnt = want.func_info_aux_cnt,
+		.poke_cnt = want.poke_cnt,
+		.insn_array_cnt = want.insn_array_cnt,
+		.insn_array_total = want.insn_array_total,
+		.insns = out->insns,
+		.aux = out->aux,
+		.subprogs = out->subprogs,
+		.linfo = out->linfo,
+		.func_info = out->func_info,
+		.func_info_aux = out->func_info_aux,
+		.pokes = out->pokes,
+		.insn_array_lens = out->insn_array_lens,
+		.insn_array_vals = out->insn_array_vals,
 	};
 	return PE_OK;
 }

@@ -47,7 +47,7 @@ struct pe_aux {
 	uint32_t seen;		/* the pass number the slot was seen in; 0 = never */
 	uint8_t zext_dst;	/* 0 or 1 */
 	uint8_t pad[7];		/* zero */
-	uint64_t token;		/* identity of every other aux field: moves with the entry, 0 when fresh */
+	uint64_t token;		/* every other field: moves with the entry; 0 when fresh */
 };
 
 /* One struct bpf_subprog_info entry, reduced to what patching touches. */
@@ -76,12 +76,12 @@ struct pe_func_info {
  */
 struct pe_prog {
 	uint32_t len;			/* instruction slots */
-	uint32_t subprog_cnt;		/* subprogs[] has subprog_cnt + 1 entries: the last is the fake exit (start == len) */
+	uint32_t subprog_cnt;		/* + 1 entry in subprogs[]: the fake exit */
 	uint32_t hidden_subprog_cnt;
 	uint32_t nr_linfo;
 	uint32_t has_func_info;		/* 0: no BTF func_info (func_info_cnt is then 0) */
 	uint32_t func_info_cnt;
-	uint32_t func_info_aux_cnt;	/* func_info_aux is indexed by subprog number and never moved */
+	uint32_t func_info_aux_cnt;	/* indexed by subprog number, never moved */
 	uint32_t poke_cnt;
 	uint32_t insn_array_cnt;	/* number of instruction-array maps */
 	uint32_t insn_array_total;	/* sum of their lengths */
@@ -93,7 +93,7 @@ struct pe_prog {
 	uint32_t *func_info_aux;	/* [func_info_aux_cnt] */
 	uint32_t *pokes;		/* [poke_cnt]: each descriptor's insn_idx */
 	uint32_t *insn_array_lens;	/* [insn_array_cnt] */
-	uint32_t *insn_array_vals;	/* [insn_array_total]: every map's xlated_off values, map after map */
+	uint32_t *insn_array_vals;	/* [insn_array_total]: xlated_off values, map after map */
 };
 
 /*
@@ -143,17 +143,19 @@ struct pe_engine_ops {
 	void (*destroy)(struct pe_engine *e);
 
 	/* bpf_patch_insn_data(env, off, insns, len). */
-	int32_t (*patch)(struct pe_engine *e, uint32_t off, const struct pe_insn *insns, uint32_t len,
-			 struct pe_error *err);
+	int32_t (*patch)(struct pe_engine *e, uint32_t off, const struct pe_insn *insns,
+			 uint32_t len, struct pe_error *err);
 	/* verifier_remove_insns(env, off, cnt). */
 	int32_t (*remove)(struct pe_engine *e, uint32_t off, uint32_t cnt, struct pe_error *err);
 	/* An in-place write of one slot (aux untouched), as callers rewrite imm/code. */
-	int32_t (*set)(struct pe_engine *e, uint32_t off, const struct pe_insn *insn, struct pe_error *err);
+	int32_t (*set)(struct pe_engine *e, uint32_t off, const struct pe_insn *insn,
+		       struct pe_error *err);
 	/* add_hidden_subprog(env, insns, len); insns[0] is the current last instruction. */
-	int32_t (*add_hidden_subprog)(struct pe_engine *e, const struct pe_insn *insns, uint32_t len,
-				      struct pe_error *err);
+	int32_t (*add_hidden_subprog)(struct pe_engine *e, const struct pe_insn *insns,
+				      uint32_t len, struct pe_error *err);
 	/* adjust_jmp_off(prog, tgt, delta). */
-	int32_t (*adjust_jmp_off)(struct pe_engine *e, uint32_t tgt, uint32_t delta, struct pe_error *err);
+	int32_t (*adjust_jmp_off)(struct pe_engine *e, uint32_t tgt, uint32_t delta,
+				  struct pe_error *err);
 
 	uint32_t (*len)(struct pe_engine *e);
 	/* Slot @i with its current relative offsets; PE_E_OFF_OUT_OF_RANGE if i >= len. */
