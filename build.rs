@@ -72,7 +72,10 @@ fn main() {
     if fuzzing {
         return;
     }
-    let shared_flags: Vec<&str> = if sanitize { SANITIZE.to_vec() } else { Vec::new() };
+    // The shared objects are never sanitized: a sanitized .so needs the
+    // runtime loaded first (LD_PRELOAD, see docs/engine-abi.md), and the
+    // planted faults are for the harness's self-tests, not for the sanitizers.
+    let shared_flags: Vec<&str> = Vec::new();
     build_shared(tool.path(), 0, &out.join("libbpf_patcher.so"), &shared_flags);
     for (n, name) in PLANTS {
         build_shared(tool.path(), n, &out.join(format!("libbpf_patcher-plant-{name}.so")), &shared_flags);
