@@ -77,6 +77,7 @@ fn main() {
     // planted faults are for the harness's self-tests, not for the sanitizers.
     let shared_flags: Vec<&str> = Vec::new();
     build_shared(tool.path(), 0, &out.join("libbpf_patcher.so"), &shared_flags);
+    build_w2(tool.path(), &out.join("bpf_patcher_w2"));
     for (n, name) in PLANTS {
         build_shared(tool.path(), n, &out.join(format!("libbpf_patcher-plant-{name}.so")), &shared_flags);
     }
@@ -91,6 +92,17 @@ fn build_shared(cc: &Path, plant: u32, out: &Path, extra: &[&str]) {
         .args(extra)
         .args(SOURCES)
         .arg("-o")
+        .arg(out)
+        .status()
+        .unwrap_or_else(|e| panic!("running {}: {e}", cc.display()));
+    assert!(status.success(), "building {} failed", out.display());
+}
+
+/// The list patcher alone through its kernel API (c/bench/w2.c), which `bench` runs.
+fn build_w2(cc: &Path, out: &Path) {
+    let status = Command::new(cc)
+        .args(WARNINGS)
+        .args(["-O2", "-Iinclude", "-Ic", "c/bench/w2.c", "c/bpf_patcher.c", "-o"])
         .arg(out)
         .status()
         .unwrap_or_else(|e| panic!("running {}: {e}", cc.display()));

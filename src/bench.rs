@@ -566,6 +566,24 @@ pub fn bytes_per_insn(engines: &EngineSet, n: usize) -> Vec<(String, Option<f64>
         .collect()
 }
 
+/// W2 on the C list patcher alone, through its kernel API (c/bench/w2.c,
+/// built by build.rs): the best of three rounds in one process, as the
+/// driver prints it; `None` when the driver cannot run.
+pub fn c_alone(quick: bool) -> Option<String> {
+    let exe = Path::new(crate::engine::ffi::LIB_DIR).join("bpf_patcher_w2");
+    let n = if quick { "200000" } else { "1000000" };
+    let out = std::process::Command::new(exe).args([n, "3"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let total = |l: &str| -> Option<f64> { l.split("total ").nth(1)?.split(" ms").next()?.parse().ok() };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| total(l).map(|t| (t, l.to_string())))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, l)| l)
+}
+
 /// Cases per second of the seeded runner on one thread, at the swarm config.
 pub fn runner_rate(engines: &EngineSet, quick: bool) -> f64 {
     let n = if quick { 5_000 } else { 40_000 };
@@ -694,6 +712,7 @@ pub fn cmd(engines: &EngineSet, quick: bool, json: bool, plot_to: Option<&Path>)
     })?;
     let runner = runner_rate(engines, quick);
     let mem = bytes_per_insn(engines, 1_000_000);
+    let alone = if engines.names().iter().any(|n| n == "c") { c_alone(quick) } else { None };
     if let Some(p) = plot_to {
         std::fs::write(p, plot(&rows)).map_err(|e| format!("{}: {e}", p.display()))?;
     }
@@ -701,10 +720,13 @@ pub fn cmd(engines: &EngineSet, quick: bool, json: bool, plot_to: Option<&Path>)
         let per: serde_json::Map<String, serde_json::Value> =
             mem.iter().map(|(n, b)| (n.clone(), serde_json::json!(b))).collect();
         let v = serde_json::json!({ "kind": "bench", "version": 1, "engines": engines.names(), "rows": rows,
-            "runner_cases_per_sec_per_core": runner, "bytes_per_insn_1m": per });
+            "runner_cases_per_sec_per_core": runner, "bytes_per_insn_1m": per, "c_alone": alone });
         crate::cli::sayln(&serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
     } else {
         crate::cli::say(&table(&rows, runner, &mem));
+        if let Some(a) = &alone {
+            crate::cli::sayln(&format!("C list patcher alone (kernel API, no harness; c/bench/w2.c, best of 3): {a}"));
+        }
     }
     Ok(0)
 }

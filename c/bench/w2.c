@@ -27,6 +27,15 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static struct bpf_insn mk(u8 code, u8 dst, u8 src, s16 off, s32 imm)
+{
+	struct bpf_insn insn = {
+		.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm
+	};
+
+	return insn;
+}
+
 static struct bpf_verifier_env *make_env(u32 n)
 {
 	struct bpf_verifier_env *env = calloc(1, sizeof(*env));
@@ -50,20 +59,24 @@ static struct bpf_verifier_env *make_env(u32 n)
 			if (r < 12) {
 				u32 t = s + rnd(e - s);
 
-				in[i] = (struct bpf_insn){ .code = BPF_JMP | 0x50, .dst_reg = rnd(10), .off = (s16)(t - i - 1) };
+				in[i] = mk(BPF_JMP | 0x50, rnd(10), 0, (s16)(t - i - 1), 0);
 			} else if (r < 30) {
-				in[i] = (struct bpf_insn){ .code = BPF_ALU | 0x00, .dst_reg = rnd(10), .imm = rnd(100) };
+				in[i] = mk(BPF_ALU, rnd(10), 0, 0, rnd(100));
 			} else {
-				in[i] = (struct bpf_insn){ .code = BPF_ALU64 | 0xb0, .dst_reg = rnd(10), .imm = rnd(100) };
+				in[i] = mk(BPF_ALU64 | 0xb0, rnd(10), 0, 0, rnd(100));
 			}
-			env->insn_aux_data[i] = (struct bpf_insn_aux_data){ .orig_idx = i, .seen = 1,
-				.zext_dst = insn_has_def32(&in[i]), .token = i + 1 };
+			env->insn_aux_data[i] = (struct bpf_insn_aux_data){
+				.orig_idx = i, .seen = 1, .token = i + 1,
+				.zext_dst = insn_has_def32(&in[i]),
+			};
 		}
 		in[e - 1] = (struct bpf_insn){ .code = BPF_JMP | BPF_EXIT };
-		env->insn_aux_data[e - 1] = (struct bpf_insn_aux_data){ .orig_idx = e - 1, .seen = 1, .token = e };
+		env->insn_aux_data[e - 1] =
+			(struct bpf_insn_aux_data){ .orig_idx = e - 1, .seen = 1, .token = e };
 		env->subprog_info[k] = (struct bpf_subprog_info){ .start = s, .linfo_idx = nl };
 		for (i = s; i < e; i += 100)
-			env->prog->aux->linfo[nl++] = (struct bpf_line_info){ .insn_off = i, .line_off = i };
+			env->prog->aux->linfo[nl++] =
+				(struct bpf_line_info){ .insn_off = i, .line_off = i };
 		nsub = k + 1;
 		if (e == n)
 			break;
@@ -71,7 +84,8 @@ static struct bpf_verifier_env *make_env(u32 n)
 	for (k = 0; k + 1 < nsub; k++) {
 		u32 s = env->subprog_info[k].start, t = env->subprog_info[k + 1].start;
 
-		in[s] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_CALL, .imm = (s32)(t - s - 1) };
+		in[s] = (struct bpf_insn){ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_CALL,
+					   .imm = (s32)(t - s - 1) };
 	}
 	env->subprog_cnt = nsub;
 	env->subprog_info[nsub].start = n;
@@ -95,8 +109,8 @@ static int run(u32 n)
 		struct bpf_insn patch[2];
 
 		bpf_patcher_insn(p, 2 * i, &patch[0]);
-		patch[1] = (struct bpf_insn){ .code = BPF_ALU | 0xb0 | 0x08, .dst_reg = patch[0].dst_reg,
-					      .src_reg = patch[0].dst_reg, .imm = 1 };
+		/* the zext shape: mov32 rX, rX with imm 1 after the slot */
+		patch[1] = mk(BPF_ALU | 0xb0 | 0x08, patch[0].dst_reg, patch[0].dst_reg, 0, 1);
 		if (bpf_patcher_patch(p, 2 * i, patch, 2))
 			return 2;
 	}
@@ -104,9 +118,10 @@ static int run(u32 n)
 	if (bpf_patcher_linearize(p))
 		return 3;
 	t3 = now();
-	printf("W2 %u: create %.1f ms, %u patches %.1f ms (%.0f ns each), linearize %.1f ms, total %.1f ms; len %u\n",
-	       n, (t1 - t0) * 1e3, n - 1, (t2 - t1) * 1e3, (t2 - t1) * 1e9 / (n - 1), (t3 - t2) * 1e3,
-	       (t3 - t0) * 1e3, env->prog->len);
+	printf("W2 %u: create %.1f ms, %u patches %.1f ms (%.0f ns each), linearize %.1f ms, "
+	       "total %.1f ms; len %u\n",
+	       n, (t1 - t0) * 1e3, n - 1, (t2 - t1) * 1e3, (t2 - t1) * 1e9 / (n - 1),
+	       (t3 - t2) * 1e3, (t3 - t0) * 1e3, env->prog->len);
 	bpf_patcher_free(p);
 	kvfree(env->prog->aux->linfo);
 	free(env->prog->aux);

@@ -88,6 +88,9 @@ pub struct BenchInput {
     /// Heap bytes per instruction at one million instructions, per engine
     /// (`null` where an engine cannot tell).
     pub bytes_per_insn_1m: Option<std::collections::BTreeMap<String, Option<f64>>>,
+    /// W2 on the C list patcher alone (its kernel API, no harness), as `bench` printed it.
+    #[serde(default)]
+    pub c_alone: Option<String>,
 }
 
 impl BenchInput {

@@ -379,6 +379,9 @@ pub fn document(ev: &Evidence) -> Vec<Block> {
             if !known.is_empty() {
                 notes.push(format!("memory at 1M insns: {}", known.join(", ")));
             }
+            if let Some(a) = &b.c_alone {
+                notes.push(format!("C list patcher alone (kernel API, no harness): {a}"));
+            }
             notes.push(format!("from `{p}`; array times marked extrapolated come from the O(N·M) fit"));
             out.push(Block::List(notes));
             if b.rows.iter().any(|r| r.workload.starts_with("W2")) {
