@@ -54,6 +54,9 @@ pub fn generate_from(cfg: &Config, u: &mut Unstructured, real: Option<&RealProgr
     let mut g = ops::OpGen::new(&ops_cfg, shadow);
     g.generate(u, info.large)?;
     features.0 |= g.features.0;
+    if u.is_empty() {
+        features.add(Feature::OutOfBytes);
+    }
     let case = Case { name: String::new(), prog, ops: g.ops, expect: None, ignore_tokens: false, notes: Vec::new() };
     Ok(GenCase { case, features, checkpoints: g.checkpoints, real: from })
 }

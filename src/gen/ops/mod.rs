@@ -85,6 +85,11 @@ impl<'a> OpGen<'a> {
     fn emit(&mut self, op: Op) -> bool {
         let before_sub = self.shadow.view().subprogs.len();
         let before_deleted = count_deleted(&self.shadow);
+        if let Op::Remove { off, cnt } = op {
+            if self.jumps_into(off, off + cnt) {
+                self.features.add(Feature::RemoveJumpIntoRange);
+            }
+        }
         let res = op.apply(&mut self.shadow);
         match &res {
             Err(crate::patcher::PatchError::Range { .. }) => self.features.add(Feature::Erange),
@@ -183,6 +188,16 @@ impl<'a> OpGen<'a> {
         if v.insns.iter().enumerate().any(|(i, x)| x.target(i) == Some(p as i64)) {
             self.features.add(Feature::PatchAtJumpTarget);
         }
+    }
+
+    /// Whether a branch, call or pseudo func outside `[a, b)` targets a slot
+    /// strictly inside it: removing the range leaves it the same index (Q7).
+    fn jumps_into(&self, a: usize, b: usize) -> bool {
+        let v = self.shadow.view();
+        v.insns
+            .iter()
+            .enumerate()
+            .any(|(i, x)| (i < a || i >= b) && x.target(i).is_some_and(|t| t > a as i64 && t < b as i64))
     }
 
     /// Subprog `[start, end)` holding slot `i`, and whether `i` is its last slot.
