@@ -14,7 +14,7 @@ impl OpGen<'_> {
         let cnt = self.len();
         let mut delta = 0usize;
         for i in 0..cnt {
-            if self.full() {
+            if self.done(u) {
                 break;
             }
             let p = i + delta;

@@ -38,7 +38,7 @@ impl OpGen<'_> {
         let cnt = self.len() - delta;
         let mut epilogue_idx: Option<usize> = None;
         for i in 0..cnt {
-            if self.full() {
+            if self.done(u) {
                 break;
             }
             let p = i + delta;

@@ -8,9 +8,11 @@ use crate::op::Op;
 use arbitrary::{Result, Unstructured};
 
 impl OpGen<'_> {
-    /// `add_hidden_subprog` with `[last, r0 = r1, exit]`; rarely twice.
+    /// `add_hidden_subprog` with `[last, r0 = r1, exit]`; rarely twice
+    /// (`-EFAULT`), and only when the input says so: a spent input's default
+    /// would add the second one every time.
     pub(super) fn add_hidden_subprog(&mut self, u: &mut Unstructured) -> Result<()> {
-        let times = if u.ratio(1, 6)? { 2 } else { 1 };
+        let times = if !u.is_empty() && u.ratio(1, 6)? { 2 } else { 1 };
         for _ in 0..times {
             let last = self.insn(self.len() - 1);
             self.features.add(Feature::HiddenSubprog);

@@ -40,6 +40,9 @@ impl OpGen<'_> {
     fn large_patches(&mut self, u: &mut Unstructured, span: Option<usize>) -> Result<()> {
         let n = u.int_in_range(1..=12)?;
         for _ in 0..n {
+            if u.is_empty() {
+                break;
+            }
             let len = self.len();
             let last = self.shadow.view().subprogs[1].start as usize;
             let p = match (span, u.int_in_range(0..=2u8)?) {
@@ -72,7 +75,7 @@ impl OpGen<'_> {
                     .then_some(t as usize)
             })
         };
-        if let (Some(t), true) = (long, u.ratio(1, 2)?) {
+        if let (Some(t), true) = (long, !u.is_empty() && u.ratio(1, 2)?) {
             self.patch_with(u, t, &[Item::Plain(mov64_imm(11, 0)), Item::Orig])?;
             self.features.add(Feature::AdjustJmpOff);
             self.emit(Op::AdjustJmpOff { tgt: t, delta: 1 });
@@ -80,7 +83,7 @@ impl OpGen<'_> {
         // Patches, then (every other time) a long branch across subprogs, then
         // more patches, in its span on both sides of the subprog boundary.
         self.large_patches(u, None)?;
-        if u.ratio(1, 2)? {
+        if !u.is_empty() && u.ratio(1, 2)? {
             let lo = self.cross_subprog_branch(u)?;
             self.large_patches(u, Some(lo))?;
         }

@@ -69,8 +69,12 @@ impl<'a> OpGen<'a> {
         }
     }
 
-    fn full(&self) -> bool {
-        self.ops.len() >= self.cfg.max_ops
+    /// Stop adding ops: the op budget is used up, or the input is. A spent
+    /// `Unstructured` answers every draw with its default (every weighted
+    /// pass on, a second hidden subprog, a nospec run from slot 0), so, as
+    /// wasm-smith does, the generator stops there instead.
+    fn done(&self, u: &Unstructured) -> bool {
+        self.ops.len() >= self.cfg.max_ops || u.is_empty()
     }
 
     fn len(&self) -> usize {
@@ -119,7 +123,7 @@ impl<'a> OpGen<'a> {
 
     /// Sometimes read a slot near `at` (and the length) between ops.
     fn maybe_read(&mut self, u: &mut Unstructured, at: usize) -> Result<()> {
-        if self.cfg.weights.read > 0 && u.int_in_range(0..=20)? < self.cfg.weights.read {
+        if self.cfg.weights.read > 0 && !u.is_empty() && u.int_in_range(0..=20)? < self.cfg.weights.read {
             let idx = match u.int_in_range(0..=3)? {
                 0 => at,
                 1 => at + 1,
@@ -254,8 +258,10 @@ impl<'a> OpGen<'a> {
             return self.large_ops(u);
         }
         let w = self.cfg.weights.clone();
-        let on =
-            |u: &mut Unstructured, weight: u8| -> Result<bool> { Ok(weight > 0 && u.int_in_range(0..=10)? < weight) };
+        // A pass runs when its weight says so; never on a spent input.
+        let on = |u: &mut Unstructured, weight: u8| -> Result<bool> {
+            Ok(weight > 0 && !u.is_empty() && u.int_in_range(0..=10)? < weight)
+        };
         self.extras(u)?;
         if on(u, w.bpf_loop)? {
             self.optimize_bpf_loop(u)?;

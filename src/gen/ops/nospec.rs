@@ -18,7 +18,7 @@ impl OpGen<'_> {
         let start = u.int_in_range(0..=len - n)?;
         let mut delta = 0usize;
         for i in start..start + n {
-            if self.full() {
+            if self.done(u) {
                 break;
             }
             let p = i + delta;

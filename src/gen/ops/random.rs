@@ -22,7 +22,7 @@ impl OpGen<'_> {
         }
         let n = u.int_in_range(0..=3)?;
         for _ in 0..n {
-            if self.full() {
+            if self.done(u) {
                 break;
             }
             let r = u.int_in_range(0..=total - 1)?;

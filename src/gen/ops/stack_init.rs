@@ -14,7 +14,7 @@ impl OpGen<'_> {
     pub(super) fn stack_init(&mut self, u: &mut Unstructured) -> Result<()> {
         let n_sub = self.shadow.view().subprogs.len() - 1;
         for k in 0..n_sub {
-            if self.full() || !u.ratio(1, 2)? {
+            if self.done(u) || !u.ratio(1, 2)? {
                 continue;
             }
             let start = self.shadow.view().subprogs[k].start as usize;
