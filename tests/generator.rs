@@ -114,3 +114,36 @@ fn a_spent_input_adds_no_ops() {
     }
     assert!(spent > 100, "only {spent} inputs ran out in the program");
 }
+
+#[test]
+fn random_removals_hold_branches_from_dead_code() {
+    // Removals at checkpoints (not the dead-code pass) whose range holds the
+    // target of a branch from outside: the branch keeps its index (Q7) and the
+    // program stays valid.
+    use patch_equiv::op::Op;
+    let mut held = 0;
+    for k in 0..seeds() {
+        let Ok((_, g)) = gen::from_bytes(&case_bytes(18, k)) else { continue };
+        let mut p = ArrayPatcher::new(g.case.prog.clone()).unwrap();
+        for (j, op) in g.case.ops.iter().enumerate() {
+            let before = p.snapshot();
+            let ok = op.apply(&mut p).is_ok();
+            let Op::Remove { off, cnt } = *op else { continue };
+            if !ok || !g.checkpoints[j] {
+                continue;
+            }
+            for (i, x) in before.insns.iter().enumerate() {
+                let Some(t) = x.target(i).map(|t| t as usize) else { continue };
+                if (off..off + cnt).contains(&i) || t <= off || t >= off + cnt {
+                    continue;
+                }
+                held += 1;
+                let now = if i < off { i } else { i - cnt };
+                let after = p.snapshot();
+                assert_eq!(after.insns[now].target(now), Some(t as i64), "case {k}, op {j}: index not kept");
+                after.validate().unwrap_or_else(|e| panic!("case {k}, op {j}: invalid: {e}"));
+            }
+        }
+    }
+    assert!(held * 100 >= seeds(), "only {held} branches into a removed range in {} cases", seeds());
+}
