@@ -8,6 +8,9 @@
 //! checkpoints, feature notes, position queries) and the pass order
 //! (`generate`); each pass lives in the file named after its kernel function.
 //!
+//! The passes' loops stop when the op budget (`Config::max_ops`) or the input
+//! is used up (`done`), and no pass starts on a spent input.
+//!
 //! A shadow `ArrayPatcher` follows the sequence so every choice is made on the
 //! current program. Invariant: the program passes `Program::validate()` after
 //! every op whose checkpoint flag is set — all ops except removals inside
