@@ -58,7 +58,7 @@ features! {
     Tailcall = 33, "tail call with poke";
     InsnArray = 34, "insn-array map";
     PreconditionError = 35, "precondition error";
-    RemoveJumpIntoRange = 36, "removal with a branch into it from outside (Q7)";
+    RemoveJumpIntoRange = 36, "branch into a removed range (Q7)";
     OutOfBytes = 37, "cases that ran out of input bytes";
 }
 
