@@ -100,11 +100,13 @@ fn note_program(p: &crate::program::Program, f: &mut Features) {
 /// Input bytes a case of `cfg` may draw (with `real`, one that may start
 /// from a real program), so that its program and passes are drawn, not
 /// defaulted: 16 per slot and 8 per op, plus room for the rest and, with
-/// real programs, a byte per slot of the longest. Measured on seed 1's first
-/// 100,000 cases with unlimited input: a dense config (1,100-1,500 slots,
-/// 2,048 ops) drew at most 16,302 bytes (this gives it 35,000 or more), a
-/// 256-subprog one 10,308 (18,800), any other 2,148 (at least 2,100); real
-/// programs from `tests/bpf` (the longest 10,325 slots) at most 6,122.
+/// real programs, a byte per slot of the longest and 8 per op of their op
+/// budget. Measured on seed 1's first 100,000 cases with unlimited input: a
+/// dense config (1,100-1,500 slots, 2,048 ops) drew at most 16,302 bytes
+/// (this gives it at least 36,032), a 256-subprog one 10,308 (at least
+/// 18,440), any other 2,148; real programs from `tests/bpf` (the longest
+/// 10,325 slots) at most 6,122. Seeded runs never give less than
+/// `campaign::CASE_BYTES`.
 pub fn input_len(cfg: &Config, real: Option<&RealPrograms>) -> usize {
     let real = real.map_or(0, |r| r.longest() + 8 * real::MAX_OPS);
     2048 + 16 * cfg.max_insns + 8 * cfg.max_ops + real
