@@ -19,19 +19,47 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-/// Bytes handed to the generator for one case.
+/// The least input a case gets. Cases that need more (dense and 256-subprog
+/// configs, `gen::input_len`) get a longer prefix of the same stream, so a
+/// case that fits in these bytes is the same whatever its budget.
 pub const CASE_BYTES: usize = 8192;
 
-/// The generator input of case `k` of seed `seed`.
-pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
+/// The first `n` bytes of case `k`'s stream: a `ChaCha8Rng` seeded from
+/// `(seed, k)`. A shorter stream is a prefix of a longer one.
+fn stream(seed: u64, k: u64, n: usize) -> Vec<u8> {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&k.to_le_bytes());
     key[16..].copy_from_slice(b"patch-equiv case");
     let mut rng = ChaCha8Rng::from_seed(key);
-    let mut buf = vec![0u8; CASE_BYTES];
+    let mut buf = vec![0u8; n];
     rng.fill_bytes(&mut buf);
     buf
+}
+
+/// The generator input of case `k` of seed `seed` with the swarm config its
+/// bytes draw: `CASE_BYTES`, or more when that config needs more.
+pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
+    case_input(seed, k, None, None)
+}
+
+/// The generator input of case `k` of seed `seed` for a run with `cfg`
+/// (`--config`; `None`: the swarm config drawn from the bytes) and `real`
+/// (`--programs`): at least `CASE_BYTES`, as many as `gen::input_len` asks
+/// for that config. A function of its arguments alone.
+pub fn case_input(seed: u64, k: u64, cfg: Option<&Config>, real: Option<&RealPrograms>) -> Vec<u8> {
+    use arbitrary::{Arbitrary, Unstructured};
+    let head = stream(seed, k, CASE_BYTES);
+    let want = match cfg {
+        Some(c) => gen::input_len(c, real),
+        // The swarm config is the first thing drawn from the bytes.
+        None => Config::arbitrary(&mut Unstructured::new(&head)).map_or(0, |c| gen::input_len(&c, real)),
+    };
+    if want > head.len() {
+        stream(seed, k, want)
+    } else {
+        head
+    }
 }
 
 /// Generate case `k` (from the swarm config in its bytes, or `cfg`).
@@ -46,7 +74,7 @@ pub fn generate_case_from(
     cfg: Option<&Config>,
     real: Option<&RealPrograms>,
 ) -> arbitrary::Result<gen::GenCase> {
-    let bytes = case_bytes(seed, k);
+    let bytes = case_input(seed, k, cfg, real);
     let mut g = match (cfg, real) {
         (_, Some(r)) => gen::from_bytes_real(cfg, &bytes, r)?,
         (Some(c), None) => gen::from_bytes_with(c, &bytes)?,

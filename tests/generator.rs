@@ -64,3 +64,86 @@ fn few_inputs_are_rejected_and_every_feature_is_reached() {
     let missing: Vec<_> = stats.missing().iter().map(|f| f.name()).collect();
     assert!(missing.is_empty(), "features never exercised: {missing:?}\n{stats}");
 }
+
+#[test]
+fn seeded_cases_get_the_bytes_they_need() {
+    use patch_equiv::campaign::{case_input, generate_case, CASE_BYTES};
+    use patch_equiv::gen::Config;
+    for k in 0..seeds() {
+        let Ok(g) = generate_case(14, k, None) else { continue };
+        assert!(!g.features.has(Feature::OutOfBytes), "case {k} of seed 14 ran out of bytes");
+    }
+    // The configs that need more than CASE_BYTES: a longer prefix of the same
+    // stream, drawn to the end of their passes.
+    let dense = Config { max_insns: 1500, max_subprogs: 4, max_ops: 2048, ..Config::default() };
+    let many = Config { max_insns: 1024, max_subprogs: 256, ..Config::default() };
+    let n = if cfg!(debug_assertions) { 2 } else { 12 };
+    for cfg in [dense, many] {
+        for k in 0..n {
+            let bytes = case_input(16, k, Some(&cfg), None);
+            assert!(bytes.len() > CASE_BYTES, "{} bytes", bytes.len());
+            assert_eq!(bytes[..CASE_BYTES], case_input(16, k, Some(&Config::default()), None)[..]);
+            let g = generate_case(16, k, Some(&cfg)).unwrap();
+            assert!(!g.features.has(Feature::OutOfBytes), "case {k} ran out of bytes with {cfg:?}");
+        }
+    }
+}
+
+#[test]
+fn a_spent_input_adds_no_ops() {
+    // An input the program alone uses up: no op may follow (a spent input
+    // would answer every draw with its default: every pass on, a second
+    // hidden subprog, a nospec run from slot 0).
+    use arbitrary::Unstructured;
+    use patch_equiv::gen::Config;
+    let cfg = Config::default();
+    let mut spent = 0;
+    for k in 0..200 {
+        let bytes = case_bytes(17, k);
+        for n in [0, 16, 64, 256] {
+            let mut u = Unstructured::new(&bytes[..n]);
+            gen::program::generate(&cfg, &mut u).unwrap();
+            if !u.is_empty() {
+                continue;
+            }
+            spent += 1;
+            let g = gen::from_bytes_with(&cfg, &bytes[..n]).unwrap();
+            assert!(g.case.ops.is_empty(), "case {k}, {n} bytes: {} ops after the input ran out", g.case.ops.len());
+            assert!(g.features.has(Feature::OutOfBytes), "case {k}, {n} bytes: not counted as out of bytes");
+        }
+    }
+    assert!(spent > 100, "only {spent} inputs ran out in the program");
+}
+
+#[test]
+fn random_removals_hold_branches_from_dead_code() {
+    // Removals at checkpoints (not the dead-code pass) whose range holds the
+    // target of a branch from outside: the branch keeps its index (Q7) and the
+    // program stays valid.
+    use patch_equiv::op::Op;
+    let mut held = 0;
+    for k in 0..seeds() {
+        let Ok((_, g)) = gen::from_bytes(&case_bytes(18, k)) else { continue };
+        let mut p = ArrayPatcher::new(g.case.prog.clone()).unwrap();
+        for (j, op) in g.case.ops.iter().enumerate() {
+            let before = p.snapshot();
+            let ok = op.apply(&mut p).is_ok();
+            let Op::Remove { off, cnt } = *op else { continue };
+            if !ok || !g.checkpoints[j] {
+                continue;
+            }
+            for (i, x) in before.insns.iter().enumerate() {
+                let Some(t) = x.target(i).map(|t| t as usize) else { continue };
+                if (off..off + cnt).contains(&i) || t <= off || t >= off + cnt {
+                    continue;
+                }
+                held += 1;
+                let now = if i < off { i } else { i - cnt };
+                let after = p.snapshot();
+                assert_eq!(after.insns[now].target(now), Some(t as i64), "case {k}, op {j}: index not kept");
+                after.validate().unwrap_or_else(|e| panic!("case {k}, op {j}: invalid: {e}"));
+            }
+        }
+    }
+    assert!(held * 100 >= seeds(), "only {held} branches into a removed range in {} cases", seeds());
+}

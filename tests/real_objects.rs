@@ -5,7 +5,7 @@
 //! errors, never panics; campaigns on real programs are deterministic, keep
 //! programs valid and find the patchers in agreement.
 
-use patch_equiv::campaign::{case_bytes, generate_case_from, run, Runner};
+use patch_equiv::campaign::{case_input, generate_case_from, run, Runner};
 use patch_equiv::case_file;
 use patch_equiv::engine::EngineSet;
 use patch_equiv::equiv::run_case;
@@ -344,7 +344,7 @@ fn without_programs_the_generated_cases_are_unchanged() {
     let set = real();
     let cfg = Config { real_pct: 0, ..Config::default() };
     for k in 0..20 {
-        let plain = patch_equiv::gen::from_bytes_with(&cfg, &case_bytes(5, k)).unwrap();
+        let plain = patch_equiv::gen::from_bytes_with(&cfg, &case_input(5, k, Some(&cfg), None)).unwrap();
         let with = generate_case_from(5, k, Some(&cfg), Some(&set)).unwrap();
         assert_eq!(plain.case.prog, with.case.prog, "case {k}");
         assert_eq!(plain.case.ops, with.case.ops, "case {k}");

@@ -39,7 +39,16 @@ impl RealPrograms {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+
+    /// Slots of the longest program.
+    pub fn longest(&self) -> usize {
+        self.progs.iter().map(|p| p.len()).max().unwrap_or(0)
+    }
 }
+
+/// Most ops a real-program case may draw (its op budget is at least the
+/// config's).
+pub(crate) const MAX_OPS: usize = 400;
 
 /// Most conditional jumps given a never-taken successor.
 const MAX_DEAD_BRANCHES: usize = 4;
@@ -71,7 +80,7 @@ pub(crate) fn pick(set: &RealPrograms, u: &mut Unstructured) -> Result<(usize, P
 /// long, so a pass may reach further into it than the swarm's op budget
 /// for small generated programs allows.
 pub(crate) fn ops_config(cfg: &Config, u: &mut Unstructured) -> Result<Config> {
-    let max_ops = cfg.max_ops.max(u.int_in_range(16..=400)?);
+    let max_ops = cfg.max_ops.max(u.int_in_range(16..=MAX_OPS)?);
     Ok(Config { max_ops, ..cfg.clone() })
 }
 
