@@ -6,8 +6,8 @@
 //! programs valid and find the patchers in agreement.
 
 use patch_equiv::campaign::{case_bytes, generate_case_from, run, Runner};
-use patch_equiv::engine::EngineSet;
 use patch_equiv::case_file;
+use patch_equiv::engine::EngineSet;
 use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{Config, RealPrograms};
 use patch_equiv::insn::{code, pseudo};
