@@ -6,13 +6,22 @@
 //! The case count is `PATCH_EQUIV_SHARD_CASES` (default 4,500: three blocks
 //! of 2,048, so shard 0 of 2 holds two separated blocks, one cut short; a
 //! debug build checks about 500 cases/s per core). `.ci/run` runs the
-//! issue's check, 40,000 cases, with the release build.
+//! issue's check, 40,000 cases, with the release binary:
+//! `PATCH_EQUIV_SHARD_CASES=40000 PATCH_EQUIV_BIN=target/release/patch-equiv
+//! cargo test --test shard merged_shards` (`PATCH_EQUIV_BIN`: the binary to
+//! test instead of this build's).
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_patch-equiv");
+/// The binary under test: `PATCH_EQUIV_BIN`, or this build's.
+fn bin() -> PathBuf {
+    match std::env::var("PATCH_EQUIV_BIN") {
+        Ok(p) => Path::new(&p).canonicalize().unwrap_or_else(|e| panic!("PATCH_EQUIV_BIN={p}: {e}")),
+        Err(_) => PathBuf::from(env!("CARGO_BIN_EXE_patch-equiv")),
+    }
+}
 const PREFIX: &str = "cargo run --release -q --";
 
 fn root() -> &'static Path {
@@ -20,7 +29,7 @@ fn root() -> &'static Path {
 }
 
 fn pe(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(root()).stdin(Stdio::null()).output().expect("run patch-equiv")
+    Command::new(bin()).args(args).current_dir(root()).stdin(Stdio::null()).output().expect("run patch-equiv")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -58,7 +67,7 @@ fn run(dir: &Path, seed: u64, cases: u64, shard: Option<&str>) -> PathBuf {
 fn merge(paths: &[PathBuf]) -> Output {
     let mut args = vec!["merge".to_string()];
     args.extend(paths.iter().map(|p| p.display().to_string()));
-    Command::new(BIN).args(&args).current_dir(root()).output().expect("merge")
+    Command::new(bin()).args(&args).current_dir(root()).output().expect("merge")
 }
 
 /// Every statistic of a run summary (what does not depend on time or on how
