@@ -12,6 +12,7 @@ use crate::equiv::{self, Report};
 use crate::finding::Finding;
 use crate::gen::{self, Config, Feature, Features, RealPrograms, Stats};
 use crate::isolate::{self, Child, Line};
+use crate::shard::Shard;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -328,50 +329,68 @@ pub fn run(
     deadline: Option<Instant>,
     runner: &Runner,
     done: &AtomicU64,
+    progress: impl FnMut(u64, &Stats),
+) -> Result<Outcome, String> {
+    run_shard(seed, Shard::WHOLE, cases, deadline, runner, done, progress)
+}
+
+/// `run` over `shard`'s cases of `[0, cases)` only, its blocks in order (see
+/// `shard`): the statistics cover the first `stats.cases + stats.rejected`
+/// cases of the shard's sequence.
+pub fn run_shard(
+    seed: u64,
+    shard: Shard,
+    cases: Option<u64>,
+    deadline: Option<Instant>,
+    runner: &Runner,
+    done: &AtomicU64,
     mut progress: impl FnMut(u64, &Stats),
 ) -> Result<Outcome, String> {
     let start = Instant::now();
     let mut stats = Stats::default();
-    let mut covered = 0u64;
     let limit = cases.unwrap_or(u64::MAX);
     warm_allocator();
     let pool = runner.pool();
-    while covered < limit {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break;
-        }
-        let end = (covered + CHUNK).min(limit);
-        let slots = runner.chunk(pool.as_ref(), seed, covered, end, deadline, done)?;
-        let mut first: Option<(u64, Finding)> = None;
-        let mut prefix = true;
-        for (i, s) in slots.into_iter().enumerate() {
-            let Some(s) = s else {
-                prefix = false;
-                continue;
-            };
-            let k = covered + i as u64;
-            if prefix {
-                if s.rejected {
-                    stats.rejected += 1;
-                } else {
-                    stats.record(s.features, s.ops);
-                    if let Some(name) = &s.real {
-                        stats.record_real(name);
+    'blocks: for (block_from, block_to) in shard.blocks(limit) {
+        let mut at = block_from;
+        while at < block_to {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break 'blocks;
+            }
+            let end = (at + CHUNK).min(block_to);
+            let before = stats.cases + stats.rejected;
+            let slots = runner.chunk(pool.as_ref(), seed, at, end, deadline, done)?;
+            let mut first: Option<(u64, Finding)> = None;
+            let mut prefix = true;
+            for (i, s) in slots.into_iter().enumerate() {
+                let Some(s) = s else {
+                    prefix = false;
+                    continue;
+                };
+                let k = at + i as u64;
+                if prefix {
+                    if s.rejected {
+                        stats.rejected += 1;
+                    } else {
+                        stats.record(s.features, s.ops);
+                        if let Some(name) = &s.real {
+                            stats.record_real(name);
+                        }
                     }
                 }
+                if first.is_none() {
+                    first = s.finding.map(|f| (k, f));
+                }
             }
-            if first.is_none() {
-                first = s.finding.map(|f| (k, f));
+            let covered = stats.cases + stats.rejected;
+            progress(covered, &stats);
+            if first.is_some() {
+                return Ok(Outcome { stats, finding: first, seconds: start.elapsed().as_secs_f64() });
             }
-        }
-        let ran = stats.cases + stats.rejected;
-        covered = ran;
-        progress(covered, &stats);
-        if first.is_some() {
-            return Ok(Outcome { stats, finding: first, seconds: start.elapsed().as_secs_f64() });
-        }
-        if !prefix || covered < end {
-            break;
+            if !prefix || covered - before < end - at {
+                break 'blocks;
+            }
+            at = end;
         }
     }
     Ok(Outcome { stats, finding: None, seconds: start.elapsed().as_secs_f64() })

@@ -146,8 +146,25 @@ pub enum Cmd {
         /// .o files, or one), `real_pct` percent of the time (see `config`).
         #[arg(long, value_name = "DIR")]
         programs: Option<PathBuf>,
+        /// Run only shard I of N (0 <= I < N) of the seed's cases: case K is in shard
+        /// floor(K / 2048) mod N, so N machines with the same seed and --cases check exactly the
+        /// cases of one run, without overlap (with --time, each its own share until its
+        /// deadline). `merge` adds up their --json summaries.
+        #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+        shard: Option<crate::shard::Shard>,
         #[command(flatten)]
         engines: EngineArgs,
+    },
+    /// Add up `run --json` summaries of the shards of one seed (cases, ops, features, findings)
+    /// into one summary of the same schema.
+    Merge {
+        /// `run --json` summaries (of `run --shard I/N`, or merged ones) of one seed, engines,
+        /// --config and --programs, each shard once.
+        #[arg(required = true, value_name = "SUMMARY")]
+        summaries: Vec<PathBuf>,
+        /// Write the merged summary here (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Regenerate one seeded case and run it with the full report.
     Repro {
@@ -393,7 +410,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
             })();
             json_on_error(r, json.then_some("replay"))
         }
-        Cmd::Run { seed, cases, time, jobs, config, out, json, shrink_time, programs, engines } => {
+        Cmd::Run { seed, cases, time, jobs, config, out, json, shrink_time, programs, shard, engines } => {
             let r = (|| {
                 let set = engines.set()?;
                 let cfg = load_config(&config)?;
@@ -410,6 +427,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
                     out,
                     json,
                     shrink_time,
+                    shard: shard.unwrap_or(crate::shard::Shard::WHOLE),
                 };
                 run::cmd(&set, opts)
             })();
@@ -452,6 +470,7 @@ pub fn run(cli: Cli) -> Result<i32, Exit> {
         }
         Cmd::ImportObj { paths, prog, out } => crate::obj::command::import(&paths, prog.as_deref(), out.as_deref()),
         Cmd::Report(args) => crate::report::cmd(&args).map_err(bad),
+        Cmd::Merge { summaries, out } => crate::merge::cmd(&summaries, out.as_deref()).map_err(bad),
         Cmd::Show { path, prog: _ } => {
             let case = load_one_case(&path)?;
             say(&case_file::to_text(&case));

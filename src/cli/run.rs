@@ -9,6 +9,7 @@ use crate::engine::EngineSet;
 use crate::finding::Finding;
 use crate::gen::Config;
 use crate::isolate::Child;
+use crate::shard::{Covered, Shard};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +29,8 @@ pub struct Options {
     pub out: PathBuf,
     pub json: bool,
     pub shrink_time: Option<f64>,
+    /// `--shard I/N`: this run's slice of the seed's cases (`Shard::WHOLE` without it).
+    pub shard: Shard,
 }
 
 /// Seconds of a `--time`-less, `--cases`-less run.
@@ -69,9 +72,11 @@ pub fn cmd(engines: &EngineSet, o: Options) -> Result<i32, Exit> {
     let stop = AtomicBool::new(false);
     let outcome = std::thread::scope(|s| {
         if !o.json {
-            s.spawn(|| progress(&done, &stop, started, o.cases, secs));
+            // The bar counts this shard's cases of --cases.
+            let (ours, done, stop) = (o.cases.map(|c| o.shard.cases_below(c)), &done, &stop);
+            s.spawn(move || progress(done, stop, started, ours, secs));
         }
-        let r = campaign::run(seed, o.cases, deadline, &runner, &done, |_, _| {});
+        let r = campaign::run_shard(seed, o.shard, o.cases, deadline, &runner, &done, |_, _| {});
         stop.store(true, Ordering::Relaxed);
         r
     })
@@ -81,11 +86,12 @@ pub fn cmd(engines: &EngineSet, o: Options) -> Result<i32, Exit> {
         None => {
             let rate = outcome.stats.cases as f64 / outcome.seconds.max(1e-9);
             if o.json {
-                sayln(&json_doc(engines, seed, o.jobs, &outcome, None));
+                sayln(&json_doc(engines, &o, seed, &outcome, None));
             } else {
                 let ran = outcome.stats.cases + outcome.stats.rejected;
+                let shard = if o.shard == Shard::WHOLE { String::new() } else { format!(" (shard {})", o.shard) };
                 sayln(&format!(
-                    "seed {seed}: {ran} cases in {:.1}s ({rate:.0} cases/s, {} jobs, engines {}), no finding",
+                    "seed {seed}: {ran} cases{shard} in {:.1}s ({rate:.0} cases/s, {} jobs, engines {}), no finding",
                     outcome.seconds,
                     o.jobs,
                     engines.spec()
@@ -263,20 +269,29 @@ fn on_finding(
             "original": repro,
             "problems": problems,
         });
-        sayln(&json_doc(engines, seed, o.jobs, outcome, Some(d)));
+        sayln(&json_doc(engines, o, seed, outcome, Some(d)));
     }
     1
 }
 
-/// The `run --json` document (schema: the README's "JSON output").
-fn json_doc(engines: &EngineSet, seed: u64, jobs: usize, o: &Outcome, finding: Option<serde_json::Value>) -> String {
+/// The `run --json` document (schema: the README's "JSON output"). `shard`
+/// and `covered` say which cases it covered (`prefix`: n when they are exactly
+/// `[0, n)`); `config` and `programs` what
+/// generated them (`merge` refuses to add up runs that differ in these).
+fn json_doc(engines: &EngineSet, opts: &Options, seed: u64, o: &Outcome, finding: Option<serde_json::Value>) -> String {
+    let covered = Covered { shard: opts.shard, count: o.stats.cases + o.stats.rejected };
     let features: serde_json::Map<String, serde_json::Value> =
         crate::gen::Feature::ALL.iter().map(|f| (f.name().to_string(), o.stats.count(*f).into())).collect();
     let v = serde_json::json!({
         "kind": "run",
         "version": 1,
         "seed": seed,
-        "jobs": jobs,
+        "jobs": opts.jobs,
+        "shard": opts.shard.to_string(),
+        "covered": [covered.to_json()],
+        "prefix": Covered::union_as_prefix(&[covered]).map(|c| c.count),
+        "config": opts.config.as_ref().map(|p| p.display().to_string()),
+        "programs": opts.programs.as_ref().map(|p| p.display().to_string()),
         "engines": engines.names(),
         "plant": engines.plant().map(|p| p.name),
         "cases": o.stats.cases,

@@ -4,10 +4,11 @@
 //!
 //! - `run --json` summaries: `seed` and `cases` are required; `ops`, `seconds`,
 //!   `features`, `rejected`, `jobs`, `engines`, `divergences` and `divergence`
-//!   are read when present (the older binary printed no `kind`, `version` or
+//!   are read when present, and so is `findings`, every finding of a merged
+//!   summary (`merge`). The older binary printed no `kind`, `version` or
 //!   `engines`, and on a divergence only `seed`, `cases`, `divergent_case` and
 //!   `reproducer`, after the text report: the last line holding a JSON object
-//!   is then taken).
+//!   is then taken.
 //! - `bench --json`: `rows` (required), `runner_cases_per_sec_per_core` and
 //!   `bytes_per_insn_1m`.
 //! - `replay --json`: `files`, `passed` and `failed` (required), `malformed`,
@@ -37,6 +38,9 @@ pub struct RunSummary {
     pub features: Option<BTreeMap<String, u64>>,
     pub divergences: Option<u64>,
     pub divergence: Option<Divergence>,
+    /// Every finding of a merged summary (`merge`); `divergence` is the first.
+    #[serde(default)]
+    pub findings: Vec<Divergence>,
     /// Older binary, on a divergence.
     pub divergent_case: Option<u64>,
     /// Older binary, on a divergence: the shrunk reproducer's path.
@@ -62,6 +66,15 @@ impl RunSummary {
         match self.divergences {
             Some(n) => n,
             None => u64::from(self.divergence.is_some() || self.divergent_case.is_some()),
+        }
+    }
+
+    /// Every finding of the summary: a merged summary's `findings`, or its one.
+    pub fn findings(&self) -> Vec<Divergence> {
+        if self.findings.is_empty() {
+            self.finding().into_iter().collect()
+        } else {
+            self.findings.clone()
         }
     }
 

@@ -394,19 +394,20 @@ pub fn document(ev: &Evidence) -> Vec<Block> {
     let findings: Vec<String> = ev
         .runs
         .iter()
-        .filter_map(|(p, r)| {
-            let d = r.finding()?;
-            Some(format!(
-                "seed {} case {} ({}, engine {}, op {}, {}): reproduce with `{}`; shrunk case `{}` — from `{p}`",
-                r.seed,
-                opt(d.case),
-                d.kind.as_deref().unwrap_or("divergence"),
-                d.engine.as_deref().unwrap_or("?"),
-                opt(d.op),
-                d.table.as_deref().unwrap_or("table not given"),
-                d.reproduce.as_deref().unwrap_or("—"),
-                d.shrunk.as_deref().unwrap_or("—"),
-            ))
+        .flat_map(|(p, r)| {
+            r.findings().into_iter().map(move |d| {
+                format!(
+                    "seed {} case {} ({}, engine {}, op {}, {}): reproduce with `{}`; shrunk case `{}` — from `{p}`",
+                    r.seed,
+                    opt(d.case),
+                    d.kind.as_deref().unwrap_or("divergence"),
+                    d.engine.as_deref().unwrap_or("?"),
+                    opt(d.op),
+                    d.table.as_deref().unwrap_or("table not given"),
+                    d.reproduce.as_deref().unwrap_or("—"),
+                    d.shrunk.as_deref().unwrap_or("—"),
+                )
+            })
         })
         .collect();
     if !findings.is_empty() {
