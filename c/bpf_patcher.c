@@ -148,6 +148,9 @@ struct bpf_patcher {
 	struct bpf_insn_aux_data *aux;
 	u32 nr_aux;
 	u32 cap_aux;
+	/* The arena before the last linearization, kept to be the next one's output. */
+	struct bpf_insn_aux_data *spare_aux;
+	u32 cap_spare_aux;
 
 	/* the order-statistic index */
 	struct bpf_pidx_leaf *leaves;
@@ -1552,6 +1555,7 @@ u64 bpf_patcher_memory(const struct bpf_patcher *p)
 	u32 k;
 
 	b += (u64)p->cap_nodes * sizeof(*p->nodes) + (u64)p->cap_aux * sizeof(*p->aux);
+	b += (u64)p->cap_spare_aux * sizeof(*p->aux);
 	b += (u64)p->cap_leaves * sizeof(*p->leaves) + (u64)p->cap_inners * sizeof(*p->inners);
 	b += (u64)p->nr_linfo_rec * sizeof(*p->linfo_rec) + (u64)p->nr_pokes * sizeof(*p->pokes);
 	b += 2ull * p->nr_ia * sizeof(u32) + (u64)p->cap_extra * sizeof(*p->extra);
@@ -1754,12 +1758,20 @@ int bpf_patcher_linearize(struct bpf_patcher *p)
 	err = GROW(p->scratch, p->cap_scratch, 0, p->nr_nodes);
 	if (err)
 		return err;
-	aux = kvmalloc_array(max(len, 1u), sizeof(*aux), GFP_KERNEL_ACCOUNT);
-	if (!aux)
-		return -ENOMEM;
+	if (p->spare_aux && p->cap_spare_aux >= len) {
+		aux = p->spare_aux;
+	} else {
+		aux = kvmalloc_array(max(len, 1u), sizeof(*aux), GFP_KERNEL_ACCOUNT);
+		if (!aux)
+			return -ENOMEM;
+		kvfree(p->spare_aux);
+		p->spare_aux = NULL;
+		p->cap_spare_aux = 0;
+	}
 	prog = bpf_prog_realloc(env->prog, bpf_prog_size(len), GFP_KERNEL);
 	if (!prog) {
-		kvfree(aux);
+		if (aux != p->spare_aux)
+			kvfree(aux);
 		return -ENOMEM;
 	}
 	env->prog = prog;
@@ -1793,11 +1805,20 @@ int bpf_patcher_linearize(struct bpf_patcher *p)
 		}
 	}
 	paux->nr_linfo = nl;
-	/* The arena is now in program order: it becomes env's array again. */
-	kvfree(p->aux);
+	/*
+	 * The arena is now in program order: it becomes env's array again; the
+	 * old one is kept for the next linearization (the harness takes many).
+	 */
+	if (aux == p->spare_aux) {
+		p->spare_aux = p->aux;
+		swap(p->cap_aux, p->cap_spare_aux);
+	} else {
+		p->spare_aux = p->aux;
+		p->cap_spare_aux = p->cap_aux;
+		p->cap_aux = max(len, 1u);
+	}
 	p->aux = aux;
 	p->nr_aux = len;
-	p->cap_aux = max(len, 1u);
 	env->insn_aux_data = aux;
 	for (k = 0; k <= p->subprog_cnt; k++) {
 		env->subprog_info[k].start = pos[p->subprog[k].start];
@@ -1853,5 +1874,6 @@ void bpf_patcher_free(struct bpf_patcher *p)
 	kvfree(p->ia_next);
 	kvfree(p->scratch);
 	kvfree(p->extra);
+	kvfree(p->spare_aux);
 	kvfree(p);
 }

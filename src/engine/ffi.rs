@@ -349,7 +349,7 @@ impl CEngine {
         // out-parameter.
         let eng = unsafe { (self.ops.create)(&raw, &mut err) };
         match NonNull::new(eng) {
-            Some(eng) => Ok(CPatcher { ops: self.ops, eng, _lib: self.lib.clone() }),
+            Some(eng) => Ok(CPatcher { ops: self.ops, eng, buf: Default::default(), _lib: self.lib.clone() }),
             None => Err(PatchError::EngineFailure { code: if err.code == 0 { -12 } else { err.code } }),
         }
     }
@@ -431,22 +431,21 @@ impl ProgBuf {
         }
     }
 
-    /// Buffers with room for the counts an engine's `sizes` reported.
-    fn for_counts(c: &PeProg) -> ProgBuf {
-        ProgBuf {
-            counts: Some(*c),
-            insns: vec![PeInsn::default(); c.len as usize],
-            aux: vec![PeAux::default(); c.len as usize],
-            subprogs: vec![PeSubprog::default(); c.subprog_cnt as usize + 1],
-            linfo: vec![PeLineInfo::default(); c.nr_linfo as usize],
-            func_info: vec![PeFuncInfo::default(); c.func_info_cnt as usize],
-            func_info_aux: vec![0; c.func_info_aux_cnt as usize],
-            pokes: vec![0; c.poke_cnt as usize],
-            insn_array_lens: vec![0; c.insn_array_cnt as usize],
-            insn_array_vals: vec![0; c.insn_array_total as usize],
-            has_func_info: c.has_func_info != 0,
-            hidden_subprog_cnt: c.hidden_subprog_cnt,
-        }
+    /// Make these buffers hold exactly the counts an engine's `sizes`
+    /// reported (reused from one snapshot to the next: the harness takes many).
+    fn fit(&mut self, c: &PeProg) {
+        self.counts = Some(*c);
+        self.insns.resize(c.len as usize, PeInsn::default());
+        self.aux.resize(c.len as usize, PeAux::default());
+        self.subprogs.resize(c.subprog_cnt as usize + 1, PeSubprog::default());
+        self.linfo.resize(c.nr_linfo as usize, PeLineInfo::default());
+        self.func_info.resize(c.func_info_cnt as usize, PeFuncInfo::default());
+        self.func_info_aux.resize(c.func_info_aux_cnt as usize, 0);
+        self.pokes.resize(c.poke_cnt as usize, 0);
+        self.insn_array_lens.resize(c.insn_array_cnt as usize, 0);
+        self.insn_array_vals.resize(c.insn_array_total as usize, 0);
+        self.has_func_info = c.has_func_info != 0;
+        self.hidden_subprog_cnt = c.hidden_subprog_cnt;
     }
 
     /// The `pe_prog` view of these buffers (valid while `self` is not touched).
@@ -476,7 +475,7 @@ impl ProgBuf {
 
     /// The program a snapshot wrote (`got` is what the engine says it wrote,
     /// checked against what `sizes` announced).
-    fn into_program(self, got: &PeProg) -> Option<Program> {
+    fn program(&self, got: &PeProg) -> Option<Program> {
         let want = self.counts?;
         if got.len != want.len
             || got.subprog_cnt != want.subprog_cnt
@@ -512,8 +511,8 @@ impl ProgBuf {
             func_info: self.has_func_info.then(|| {
                 self.func_info.iter().map(|f| FuncInfo { insn_off: f.insn_off, type_id: f.type_id }).collect()
             }),
-            func_info_aux: self.func_info_aux,
-            pokes: self.pokes,
+            func_info_aux: self.func_info_aux.clone(),
+            pokes: self.pokes.clone(),
             insn_arrays,
         })
     }
@@ -523,6 +522,8 @@ impl ProgBuf {
 pub struct CPatcher {
     ops: Ops,
     eng: NonNull<PeEngine>,
+    /// Snapshot buffers, kept from one snapshot to the next.
+    buf: std::cell::RefCell<ProgBuf>,
     /// Keeps a `lib:` engine's code loaded while the instance lives.
     _lib: Option<Arc<libloading::Library>>,
 }
@@ -716,15 +717,17 @@ impl CPatcher {
         if unsafe { (self.ops.sizes)(self.ptr(), &mut counts) } != 0 {
             return None;
         }
-        let mut buf = ProgBuf::for_counts(&counts);
+        let mut buf = self.buf.borrow_mut();
+        buf.fit(&counts);
         let mut raw = buf.as_raw();
         // SAFETY: every pointer in `raw` points at a vector of `buf` with
-        // exactly the capacity its count field declares (the subprog array has
-        // subprog_cnt + 1 entries); `buf` is not touched until the call returns.
+        // exactly the length its count field declares (the subprog array has
+        // subprog_cnt + 1 entries); `buf` is borrowed and not touched until the
+        // call returns.
         if unsafe { (self.ops.snapshot)(self.ptr(), &mut raw) } != 0 {
             return None;
         }
-        buf.into_program(&raw)
+        buf.program(&raw)
     }
 }
 
