@@ -251,7 +251,9 @@ fn children_chunk(
     let runs: Vec<Result<isolate::Ran, String>> = std::thread::scope(|s| {
         let hs: Vec<_> = ranges
             .iter()
-            .map(|&(a, b)| s.spawn(move || child.run_cases(seed, a, b, inputs.config, inputs.programs, deadline)))
+            .map(|&(a, b)| {
+                s.spawn(move || child.run_cases(seed, a, b, inputs.config, inputs.programs, deadline, Some(done)))
+            })
             .collect();
         hs.into_iter().map(|h| h.join().expect("worker thread")).collect()
     });
@@ -262,7 +264,6 @@ fn children_chunk(
         for line in ran.lines {
             if let Line::Case { k, rejected, features, ops, real, finding } = line {
                 out[(k - from) as usize] = Some(Slot { rejected, features: Features(features), ops, real, finding });
-                done.fetch_add(1, Ordering::Relaxed);
                 next = k + 1;
             }
         }

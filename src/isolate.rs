@@ -12,9 +12,10 @@ use crate::finding::Finding;
 use crate::gen::Config;
 use crate::replay::Verdict;
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// One line a worker prints.
@@ -229,38 +230,65 @@ impl Child {
         c
     }
 
-    fn run(&self, mut cmd: Command, input: Option<String>) -> Result<Ran, String> {
+    /// Run one child. Its lines are read as they come (a `case` line bumps
+    /// `progress`, so a progress display moves while children work); its
+    /// standard error is drained on a thread so that neither pipe can fill.
+    fn run(&self, mut cmd: Command, input: Option<String>, progress: Option<&AtomicU64>) -> Result<Ran, String> {
         if input.is_some() {
             cmd.stdin(Stdio::piped());
         }
         let mut child = cmd.spawn().map_err(|e| format!("cannot start a worker ({}): {e}", self.exe.display()))?;
+        let err_pipe = child.stderr.take();
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = err_pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        });
         if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
             // A worker that dies before reading all of it is a crash seen below.
             let _ = stdin.write_all(text.as_bytes());
         }
-        let out = child.wait_with_output().map_err(|e| format!("worker: {e}"))?;
         let mut lines = Vec::new();
         let mut done = false;
-        for l in String::from_utf8_lossy(&out.stdout).lines() {
-            match serde_json::from_str::<Line>(l) {
-                Ok(Line::Done { next }) => {
-                    done = true;
-                    lines.push(Line::Done { next });
+        let mut refused = None;
+        if let Some(out) = child.stdout.take() {
+            let mut reader = std::io::BufReader::new(out);
+            let mut raw = Vec::new();
+            while reader.read_until(b'\n', &mut raw).is_ok_and(|n| n > 0) {
+                match serde_json::from_slice::<Line>(&raw) {
+                    Ok(Line::Done { next }) => {
+                        done = true;
+                        lines.push(Line::Done { next });
+                    }
+                    Ok(Line::Refused { why }) => refused = Some(why),
+                    Ok(line) => {
+                        if let (Line::Case { .. }, Some(p)) = (&line, progress) {
+                            p.fetch_add(1, Ordering::Relaxed);
+                        }
+                        lines.push(line);
+                    }
+                    // A line cut by the crash, or output of a foreign engine.
+                    Err(_) => {}
                 }
-                Ok(Line::Refused { why }) => return Err(format!("worker refused its job: {why}")),
-                Ok(line) => lines.push(line),
-                // A line cut by the crash, or output of a foreign engine.
-                Err(_) => {}
+                raw.clear();
             }
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let status = child.wait().map_err(|e| format!("worker: {e}"))?;
+        let stderr_bytes = err_reader.join().unwrap_or_default();
+        if let Some(why) = refused {
+            return Err(format!("worker refused its job: {why}"));
+        }
+        let stderr = String::from_utf8_lossy(&stderr_bytes);
         let all: Vec<&str> = stderr.lines().collect();
         let tail = all[all.len().saturating_sub(STDERR_LINES)..].join("\n");
-        let done = done && out.status.success();
-        Ok(Ran { lines, done, status: status_words(out.status), stderr: tail })
+        let done = done && status.success();
+        Ok(Ran { lines, done, status: status_words(status), stderr: tail })
     }
 
     /// Seeded cases `[from, to)` in one child.
+    #[allow(clippy::too_many_arguments)]
     pub fn run_cases(
         &self,
         seed: u64,
@@ -269,6 +297,7 @@ impl Child {
         config: Option<&Path>,
         programs: Option<&Path>,
         deadline: Option<Instant>,
+        progress: Option<&AtomicU64>,
     ) -> Result<Ran, String> {
         let mut c = self.command();
         c.args(["cases", "--seed", &seed.to_string(), "--from", &from.to_string(), "--to", &to.to_string()]);
@@ -282,14 +311,14 @@ impl Child {
             let ms = d.saturating_duration_since(Instant::now()).as_millis();
             c.args(["--deadline-ms", &ms.to_string()]);
         }
-        self.run(c, None)
+        self.run(c, None, progress)
     }
 
     /// One case in a child.
     pub fn check_case(&self, case: &Case) -> Result<Checked, String> {
         let mut c = self.command();
         c.arg("case");
-        let ran = self.run(c, Some(crate::case_file::to_text(case)))?;
+        let ran = self.run(c, Some(crate::case_file::to_text(case)), None)?;
         if !ran.done {
             return Ok(Checked::Crashed { status: ran.status, stderr: ran.stderr });
         }
@@ -310,7 +339,7 @@ impl Child {
         if verbose {
             c.arg("--verbose");
         }
-        self.run(c, None)
+        self.run(c, None, None)
     }
 
     /// The same workers with the oracle and `engine` only.
