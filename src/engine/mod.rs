@@ -203,6 +203,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads foreign code (dlopen, the C engine)")]
     fn bad_specs_are_refused_with_a_reason() {
         for (spec, part) in [
             ("array,,list", "empty engine name"),
@@ -226,6 +227,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads foreign code (dlopen, the C engine)")]
     fn foreign_engines_and_the_abort_fault_need_a_child_process() {
         assert!(!EngineSet::parse("array,list", None).unwrap().can_crash());
         assert!(!EngineSet::parse("array,list", Some("tail-removal-out-of-bounds")).unwrap().can_crash());
