@@ -75,12 +75,19 @@ pub fn generate_case_from(
     cfg: Option<&Config>,
     real: Option<&RealPrograms>,
 ) -> arbitrary::Result<gen::GenCase> {
+    generate_watched(seed, k, cfg, real, None)
+}
+
+/// `generate_case_from` with `watch` shown the case as it is generated.
+fn generate_watched(
+    seed: u64,
+    k: u64,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+    watch: Option<&mut dyn gen::Watch>,
+) -> arbitrary::Result<gen::GenCase> {
     let bytes = case_input(seed, k, cfg, real);
-    let mut g = match (cfg, real) {
-        (_, Some(r)) => gen::from_bytes_real(cfg, &bytes, r)?,
-        (Some(c), None) => gen::from_bytes_with(c, &bytes)?,
-        (None, None) => gen::from_bytes(&bytes)?.1,
-    };
+    let mut g = gen::from_bytes_watched(cfg, &bytes, real, watch)?;
     g.case.name = match &g.real {
         Some(r) => format!("seed-{seed}-case-{k} from {r}"),
         None => format!("seed-{seed}-case-{k}"),
@@ -108,10 +115,12 @@ pub fn check_one(
     real: Option<&RealPrograms>,
     engines: &EngineSet,
 ) -> CaseResult {
-    match generate_case_from(seed, k, cfg, real) {
+    // Checked while it is generated: the generator's shadow is the oracle.
+    let mut follow = equiv::Follow::new(engines);
+    match generate_watched(seed, k, cfg, real, Some(&mut follow)) {
         Err(_) => CaseResult { rejected: true, ..CaseResult::default() },
         Ok(g) => {
-            let checked = equiv::check(&g.case, engines);
+            let checked = follow.finish(&g.case);
             let mut f = g.features;
             if checked.errors.iter().any(|(_, e)| e.errno() == Some(crate::patcher::ERANGE)) {
                 f.add(Feature::Erange);

@@ -66,6 +66,40 @@ pub struct Program {
     pub insn_arrays: Vec<Vec<u32>>,
 }
 
+/// Every table of a program, borrowed: how a patcher that keeps its state
+/// as tables (the array model) shows it without a copy (`Patcher::tables`),
+/// and what `diff` compares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Tables<'a> {
+    pub insns: &'a [Insn],
+    pub aux: &'a [Aux],
+    /// `subprog_cnt` entries followed by the fake exit entry.
+    pub subprogs: &'a [Subprog],
+    pub hidden_subprog_cnt: u32,
+    pub linfo: &'a [LineInfo],
+    pub func_info: Option<&'a [FuncInfo]>,
+    pub func_info_aux: &'a [u32],
+    pub pokes: &'a [u32],
+    pub insn_arrays: &'a [Vec<u32>],
+}
+
+impl Tables<'_> {
+    /// An owned copy.
+    pub fn to_program(&self) -> Program {
+        Program {
+            insns: self.insns.to_vec(),
+            aux: self.aux.to_vec(),
+            subprogs: self.subprogs.to_vec(),
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: self.linfo.to_vec(),
+            func_info: self.func_info.map(<[FuncInfo]>::to_vec),
+            func_info_aux: self.func_info_aux.to_vec(),
+            pokes: self.pokes.to_vec(),
+            insn_arrays: self.insn_arrays.to_vec(),
+        }
+    }
+}
+
 /// The load-time rule a program breaks (semantics doc §7).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Rule {
@@ -131,6 +165,21 @@ impl Program {
 
     pub fn len(&self) -> usize {
         self.insns.len()
+    }
+
+    /// Every table, borrowed.
+    pub fn tables(&self) -> Tables<'_> {
+        Tables {
+            insns: &self.insns,
+            aux: &self.aux,
+            subprogs: &self.subprogs,
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: &self.linfo,
+            func_info: self.func_info.as_deref(),
+            func_info_aux: &self.func_info_aux,
+            pokes: &self.pokes,
+            insn_arrays: &self.insn_arrays,
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -14,6 +14,25 @@ fn seeds() -> u64 {
     })
 }
 
+/// The array model walks its branch index instead of every slot; after
+/// every generated op the index lists exactly the slots with a branch field.
+#[test]
+fn the_array_models_branch_index_follows_every_op() {
+    for k in 0..seeds() {
+        let Ok((_, g)) = gen::from_bytes(&case_bytes(13, k)) else {
+            continue;
+        };
+        let mut p = ArrayPatcher::new(g.case.prog.clone()).unwrap();
+        for (j, op) in g.case.ops.iter().enumerate() {
+            let _ = op.apply(&mut p);
+            let v = p.view();
+            let want: Vec<u32> =
+                (0..v.insns.len()).filter(|&i| v.insns[i].branch_field().is_some()).map(|i| i as u32).collect();
+            assert_eq!(v.branches, &want[..], "case {k}: branch slots after op {j} ({op:?})");
+        }
+    }
+}
+
 #[test]
 fn generated_programs_and_every_checkpoint_are_valid() {
     for k in 0..seeds() {
