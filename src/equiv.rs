@@ -127,10 +127,17 @@ pub fn run_case(case: &Case) -> Checked {
     check(case, builtin())
 }
 
-/// The whole state is compared every `SPARSE_EVERY` writes and after the last
-/// one (reads around each op are always compared). A finding is then re-run
-/// with whole-state comparison after every op, so the report names the first op.
+/// The whole state is compared after the last write and, before it, once at
+/// least `SPARSE_EVERY` writes and `len / SPARSE_SLOTS` writes have passed
+/// since the last comparison (reads around each op are always compared). A
+/// finding is then re-run with whole-state comparison after every op, so the
+/// report names the first op.
 pub const SPARSE_EVERY: usize = 8;
+
+/// A whole-state comparison costs a snapshot of every engine, O(len); on long
+/// programs it comes every `len / SPARSE_SLOTS` writes, so its cost per write
+/// stays about `SPARSE_SLOTS` slots (programs up to 512 slots: every 8 writes).
+pub const SPARSE_SLOTS: usize = 64;
 
 /// Compare with the cadence above; the report always comes from a run with
 /// whole-state comparison after every op.
@@ -253,16 +260,15 @@ struct Followers {
     /// Engines `1..`, in order.
     ps: Vec<Box<dyn Patcher>>,
     every_op: bool,
-    writes: usize,
-    /// The whole state was compared after the last write so far.
-    compared: bool,
+    /// Writes since the last whole-state comparison.
+    since: usize,
 }
 
 impl Followers {
     /// Load engines `1..` with `prog` (already validated).
     fn load(prog: &Program, engines: &[Box<dyn Engine>], every_op: bool) -> Result<Followers, Box<Found>> {
         let ps = engines.iter().enumerate().skip(1).map(|(i, e)| load(&**e, i, prog)).collect::<Result<_, _>>()?;
-        Ok(Followers { ps, every_op, writes: 0, compared: true })
+        Ok(Followers { ps, every_op, since: 0 })
     }
 
     /// Op `k` on every follower, after the oracle gave `ro`: the results,
@@ -303,11 +309,11 @@ impl Followers {
                 return Err(Found::divergence(j + 1, Some(k), "len", len.to_string(), lb.to_string()).with_states(st));
             }
         }
-        self.writes += 1;
-        self.compared = false;
+        self.since += 1;
+        let due = self.since >= SPARSE_EVERY && self.since * SPARSE_SLOTS >= len;
         // The whole state first (its report names the table), then reads
         // around the op position, which exercise the index structures.
-        if self.every_op || self.writes % SPARSE_EVERY == 0 || last_write {
+        if self.every_op || due || last_write {
             self.whole(k, oracle)?;
         }
         let (points, n) = probe_points(op, k, len);
@@ -330,7 +336,7 @@ impl Followers {
 
     /// The whole state of every follower against the oracle's, after op `k`.
     fn whole(&mut self, k: usize, oracle: &dyn Patcher) -> Result<(), Box<Found>> {
-        self.compared = true;
+        self.since = 0;
         // The oracle's tables borrowed where it keeps them (no copy).
         let owned;
         let pa = match oracle.tables() {
@@ -449,7 +455,7 @@ impl crate::gen::Watch for Follow<'_> {
 
     fn end(&mut self, oracle: &crate::patcher::ArrayPatcher) {
         if let Following::On(f) = &mut self.state {
-            if !f.compared && f.whole(f.writes, oracle).is_err() {
+            if f.since > 0 && f.whole(usize::MAX, oracle).is_err() {
                 self.state = Following::Found;
             }
         }

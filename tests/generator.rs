@@ -4,6 +4,7 @@
 use patch_equiv::campaign::case_bytes;
 use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{self, Feature, Stats};
+use patch_equiv::insn::BranchField;
 use patch_equiv::patcher::{ArrayPatcher, Patcher};
 
 fn seeds() -> u64 {
@@ -26,9 +27,10 @@ fn the_array_models_branch_index_follows_every_op() {
         for (j, op) in g.case.ops.iter().enumerate() {
             let _ = op.apply(&mut p);
             let v = p.view();
-            let want: Vec<u32> =
-                (0..v.insns.len()).filter(|&i| v.insns[i].branch_field().is_some()).map(|i| i as u32).collect();
-            assert_eq!(v.branches, &want[..], "case {k}: branch slots after op {j} ({op:?})");
+            let want: Vec<(u32, BranchField)> =
+                (0..v.insns.len()).filter_map(|i| v.insns[i].branch_field().map(|f| (i as u32, f))).collect();
+            let got: Vec<(u32, BranchField)> = v.branches.iter().map(|b| (b.slot, b.field)).collect();
+            assert_eq!(got, want, "case {k}: branch slots after op {j} ({op:?})");
         }
     }
 }

@@ -6,7 +6,7 @@
 //! this model walks `branches` (the branch slots, ascending) instead: the
 //! same slots in the same order, without the O(N) skip.
 
-use super::branch_slots::BranchSlots;
+use super::branch_slots::{Branch, BranchSlots};
 use super::{pre, PatchError, Patcher};
 use crate::insn::{BranchField, Insn, S16_MAX};
 use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, Tables, INSN_DELETED, MAX_SUBPROGS};
@@ -49,7 +49,7 @@ pub struct View<'a> {
     pub pokes: &'a [u32],
     pub insn_arrays: &'a [Vec<u32>],
     /// The slots with a branch field (`Insn::branch_field`), ascending.
-    pub branches: &'a [u32],
+    pub branches: &'a [Branch],
 }
 
 impl<'a> View<'a> {
@@ -57,7 +57,7 @@ impl<'a> View<'a> {
     /// scan of every slot would find, without visiting the others.
     pub fn targets(self) -> impl Iterator<Item = (usize, i64)> + 'a {
         let insns = self.insns;
-        self.branches.iter().filter_map(move |&i| insns[i as usize].target(i as usize).map(|t| (i as usize, t)))
+        self.branches.iter().map(move |b| (b.slot as usize, b.slot as i64 + insns[b.slot as usize].rel(b.field) + 1))
     }
 }
 
@@ -146,17 +146,15 @@ impl ArrayPatcher {
         end_new: usize,
         write: bool,
     ) -> Result<(), usize> {
-        for k in self.branches.within(slots) {
-            let slot = self.branches.all()[k] as usize;
-            let insn = self.insns[slot];
-            let Some(field) = insn.branch_field() else {
-                unreachable!("slot {slot} is listed as a branch");
-            };
+        let within = self.branches.within(slots);
+        for &Branch { slot, field } in &self.branches.all()[within] {
+            let slot = slot as usize;
+            let insn = &mut self.insns[slot];
             let curr = (slot as isize + shift) as usize;
             match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
-                Some(x) if write => self.insns[slot] = insn.with_rel(field, x),
-                Some(_) => {}
-                None => return Err(slot),
+                Ok(Some(x)) if write => *insn = insn.with_rel(field, x),
+                Ok(_) => {}
+                Err(()) => return Err(slot),
             }
         }
         Ok(())
@@ -343,7 +341,7 @@ impl ArrayPatcher {
     /// Slots without a branch field are skipped (they have no `jmp_off_field`).
     fn adjust_jmp_off_impl(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
         for k in 0..self.branches.all().len() {
-            let i = self.branches.all()[k] as usize;
+            let i = self.branches.all()[k].slot as usize;
             if tgt <= i && i < tgt + delta as usize {
                 continue;
             }
@@ -365,18 +363,32 @@ impl ArrayPatcher {
     }
 }
 
-/// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: the new value, or
-/// `None` for `-ERANGE`.
-fn bpf_adj_delta(x: i64, field: BranchField, curr: usize, pos: usize, end_old: usize, end_new: usize) -> Option<i64> {
+/// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: `Ok(Some(new))`
+/// for a branch across the patch, `Err(())` when the new value leaves the
+/// field (`-ERANGE`), `Ok(None)` for any other (the kernel writes its value
+/// back unchanged, in range as it was read).
+fn bpf_adj_delta(
+    x: i64,
+    field: BranchField,
+    curr: usize,
+    pos: usize,
+    end_old: usize,
+    end_new: usize,
+) -> Result<Option<i64>, ()> {
     let (curr, pos, end_old, end_new) = (curr as i64, pos as i64, end_old as i64, end_new as i64);
     let delta = end_new - end_old;
-    let mut x = x;
-    if curr < pos && curr + x + 1 >= end_old {
-        x += delta;
+    let x = if curr < pos && curr + x + 1 >= end_old {
+        x + delta
     } else if curr >= end_new && curr + x + 1 < end_new {
-        x -= delta;
+        x - delta
+    } else {
+        return Ok(None);
+    };
+    if field_fits(field, x) {
+        Ok(Some(x))
+    } else {
+        Err(())
     }
-    field_fits(field, x).then_some(x)
 }
 
 /// The bounds of a branch field: s16 for `off`, s32 for `imm`.

@@ -4,41 +4,43 @@
 //! only these, in the same order, is the same walk without the O(N) skip.
 //! The array model keeps it in step with its instructions at every write.
 
-use crate::insn::Insn;
+use crate::insn::{BranchField, Insn};
 use std::ops::Range;
 
+/// A slot with a branch field, and which field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Branch {
+    pub slot: u32,
+    pub field: BranchField,
+}
+
+/// The branch slots, ascending.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BranchSlots(Vec<u32>);
+pub struct BranchSlots(Vec<Branch>);
 
 impl BranchSlots {
     /// The branch slots of `insns`.
     pub fn of(insns: &[Insn]) -> BranchSlots {
-        BranchSlots((0..insns.len()).filter(|&i| insns[i].branch_field().is_some()).map(|i| i as u32).collect())
+        let mut b = BranchSlots::default();
+        b.splice(0, 0, insns);
+        b
     }
 
     /// Every branch slot, ascending.
-    pub fn all(&self) -> &[u32] {
+    pub fn all(&self) -> &[Branch] {
         &self.0
     }
 
     /// Positions in `all()` of the branch slots inside `slots`.
     pub fn within(&self, slots: Range<usize>) -> Range<usize> {
-        let lo = self.0.partition_point(|&s| (s as usize) < slots.start);
-        let hi = lo + self.0[lo..].partition_point(|&s| (s as usize) < slots.end);
+        let lo = self.0.partition_point(|b| (b.slot as usize) < slots.start);
+        let hi = lo + self.0[lo..].partition_point(|b| (b.slot as usize) < slots.end);
         lo..hi
     }
 
     /// Slot `i` was overwritten in place with `insn`.
     pub fn rewrite(&mut self, i: usize, insn: &Insn) {
-        let k = self.0.partition_point(|&s| (s as usize) < i);
-        let listed = self.0.get(k) == Some(&(i as u32));
-        match (listed, insn.branch_field().is_some()) {
-            (false, true) => self.0.insert(k, i as u32),
-            (true, false) => {
-                self.0.remove(k);
-            }
-            _ => {}
-        }
+        self.splice(i, 1, std::slice::from_ref(insn));
     }
 
     /// The slots `[off, off + removed)` were replaced by `inserted` (a patch:
@@ -47,11 +49,16 @@ impl BranchSlots {
     pub fn splice(&mut self, off: usize, removed: usize, inserted: &[Insn]) {
         let gone = self.within(off..off + removed);
         let moved = (inserted.len() as u32).wrapping_sub(removed as u32);
-        for s in &mut self.0[gone.end..] {
-            *s = s.wrapping_add(moved);
+        if moved != 0 {
+            for b in &mut self.0[gone.end..] {
+                b.slot = b.slot.wrapping_add(moved);
+            }
         }
-        let new = (0..inserted.len()).filter(|&j| inserted[j].branch_field().is_some()).map(|j| (off + j) as u32);
-        self.0.splice(gone, new);
+        let new = inserted.iter().enumerate();
+        self.0.splice(
+            gone,
+            new.filter_map(|(j, x)| x.branch_field().map(|field| Branch { slot: (off + j) as u32, field })),
+        );
     }
 }
 
@@ -122,7 +129,9 @@ mod tests {
     fn within_bounds() {
         let insns = vec![ja(0), mov64_imm(0, 0), ja(0), ja(0), exit()];
         let idx = BranchSlots::of(&insns);
-        assert_eq!(idx.all(), &[0, 2, 3]);
+        let slots: Vec<u32> = idx.all().iter().map(|b| b.slot).collect();
+        assert_eq!(slots, [0, 2, 3]);
+        assert!(idx.all().iter().all(|b| b.field == BranchField::Off16));
         assert_eq!(idx.within(0..5), 0..3);
         assert_eq!(idx.within(1..3), 1..2);
         assert_eq!(idx.within(3..3), 2..2);

@@ -2,7 +2,7 @@
 //! by current index, and the two implementations that must agree on them.
 
 pub mod array;
-mod branch_slots;
+pub mod branch_slots;
 pub mod list;
 mod seq;
 

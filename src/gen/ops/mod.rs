@@ -97,7 +97,7 @@ impl<'a> OpGen<'a> {
         let before_sub = self.shadow.view().subprogs.len();
         let before_deleted = count_deleted(&self.shadow);
         if let Op::Remove { off, cnt } = op {
-            if self.jumps_into(off, off + cnt) {
+            if !self.features.has(Feature::RemoveJumpIntoRange) && self.jumps_into(off, off + cnt) {
                 self.features.add(Feature::RemoveJumpIntoRange);
             }
         }
@@ -190,19 +190,22 @@ impl<'a> OpGen<'a> {
         Ok(ok)
     }
 
-    /// Record which adversarial positions a patch at `p` hits.
+    /// Record which adversarial positions a patch at `p` hits (a feature
+    /// already noted for the case is not looked for again).
     fn note_position(&mut self, p: usize) {
         let v = self.shadow.view();
+        let have = self.features;
+        let new = |f: Feature| !have.has(f);
         if p == 0 {
             self.features.add(Feature::PatchAtSlot0);
         }
-        if v.subprogs.iter().any(|s| s.start as usize == p) {
+        if new(Feature::PatchAtSubprogStart) && v.subprogs.iter().any(|s| s.start as usize == p) {
             self.features.add(Feature::PatchAtSubprogStart);
         }
-        if v.linfo.iter().any(|l| l.insn_off as usize == p) {
+        if new(Feature::PatchAtLineInfo) && v.linfo.iter().any(|l| l.insn_off as usize == p) {
             self.features.add(Feature::PatchAtLineInfo);
         }
-        if v.pokes.iter().any(|&x| x as usize == p) {
+        if new(Feature::PatchAtPoke) && v.pokes.iter().any(|&x| x as usize == p) {
             self.features.add(Feature::PatchAtPoke);
         }
         if v.aux[p].token == 0 {
@@ -211,7 +214,7 @@ impl<'a> OpGen<'a> {
         if self.removed_at.is_some_and(|r| r == p + 1) {
             self.features.add(Feature::PatchBeforeRemoved);
         }
-        if v.targets().any(|(_, t)| t == p as i64) {
+        if new(Feature::PatchAtJumpTarget) && v.targets().any(|(_, t)| t == p as i64) {
             self.features.add(Feature::PatchAtJumpTarget);
         }
     }
