@@ -217,7 +217,7 @@ impl Program {
         }
         let half = self.validate_encoding()?;
         self.validate_targets(&half)?;
-        self.validate_subprogs()?;
+        self.validate_subprogs(&half)?;
         self.validate_linfo()?;
         self.validate_tables()
     }
@@ -275,7 +275,7 @@ impl Program {
         Ok(())
     }
 
-    fn validate_subprogs(&self) -> Result<(), Invalid> {
+    fn validate_subprogs(&self, half: &[bool]) -> Result<(), Invalid> {
         let len = self.insns.len();
         let cnt = self.subprog_cnt();
         if self.subprogs.is_empty() {
@@ -305,7 +305,6 @@ impl Program {
                 ));
             }
         }
-        let half = Self::second_halves(&self.insns);
         for k in 0..cnt {
             let (s, e) = (self.subprogs[k].start as usize, self.subprogs[k + 1].start as usize);
             if s >= e {
@@ -321,7 +320,7 @@ impl Program {
                     format!("subprog {k} ends in code {:#04x}", self.insns[e - 1].code),
                 ));
             }
-            for (i, (insn, &in_pair)) in self.insns.iter().zip(&half).enumerate().take(e).skip(s) {
+            for (i, (insn, &in_pair)) in self.insns.iter().zip(half).enumerate().take(e).skip(s) {
                 if in_pair || insn.is_call() || insn.is_exit() || !insn.is_jmp_class() {
                     continue;
                 }
@@ -412,15 +411,19 @@ fn jump_field(insn: &Insn) -> BranchField {
 /// Subprog starts implied by the code: 0 plus every pseudo call and pseudo
 /// func target, sorted and unique (`add_subprog_and_kfunc`).
 pub fn subprog_starts(insns: &[Insn]) -> Vec<u32> {
-    let half = Program::second_halves(insns);
     let mut starts = vec![0u32];
-    for (i, insn) in insns.iter().enumerate() {
-        if !half[i] && (insn.is_pseudo_call() || insn.is_pseudo_func()) {
+    // Slot by slot, stepping over ld_imm64 second halves as `second_halves`
+    // marks them.
+    let mut i = 0;
+    while i < insns.len() {
+        let insn = &insns[i];
+        if insn.is_pseudo_call() || insn.is_pseudo_func() {
             let t = i as i64 + insn.imm as i64 + 1;
             if t >= 0 && (t as usize) < insns.len() {
                 starts.push(t as u32);
             }
         }
+        i += if insn.is_ld_imm64() && i + 1 < insns.len() { 2 } else { 1 };
     }
     starts.sort_unstable();
     starts.dedup();
@@ -479,6 +482,38 @@ pub fn opcode_in_insntable(insn: &Insn) -> bool {
 mod tests {
     use super::*;
     use crate::insn::build::*;
+
+    /// `subprog_starts` steps over second halves as `second_halves` marks
+    /// them: the same starts as filtering by the marks, on random slots
+    /// where pseudo calls and funcs also sit in second halves.
+    #[test]
+    fn subprog_starts_skip_exactly_the_second_halves() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let f = ld_imm64(1, crate::insn::pseudo::FUNC, 0)[0];
+        for _ in 0..2000 {
+            let n = rng.gen_range(1..24);
+            let insns: Vec<Insn> = (0..n)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => call_rel(rng.gen_range(-4..8)),
+                    1 => Insn { imm: rng.gen_range(-4..8), ..f },
+                    2 => ld_imm64(2, 0, 7)[0],
+                    _ => mov64_imm(0, 0),
+                })
+                .collect();
+            let half = Program::second_halves(&insns);
+            let mut want = vec![0u32];
+            for (i, x) in insns.iter().enumerate() {
+                let t = i as i64 + x.imm as i64 + 1;
+                if !half[i] && (x.is_pseudo_call() || x.is_pseudo_func()) && t >= 0 && (t as usize) < n {
+                    want.push(t as u32);
+                }
+            }
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(subprog_starts(&insns), want, "{insns:?}");
+        }
+    }
 
     fn two_subprogs() -> Program {
         // 0: call pc+2 -> 3; 1: r0 = 0; 2: exit; 3: r0 = 1; 4: exit
