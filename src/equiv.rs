@@ -117,7 +117,7 @@ impl Checked {
 }
 
 /// The built-in engines, built once.
-fn builtin() -> &'static EngineSet {
+pub fn builtin() -> &'static EngineSet {
     static SET: OnceLock<EngineSet> = OnceLock::new();
     SET.get_or_init(EngineSet::builtin)
 }
