@@ -25,17 +25,13 @@ use std::time::Instant;
 /// case that fits in these bytes is the same whatever its budget.
 pub const CASE_BYTES: usize = 8192;
 
-/// The first `n` bytes of case `k`'s stream: a `ChaCha8Rng` seeded from
-/// `(seed, k)`. A shorter stream is a prefix of a longer one.
-fn stream(seed: u64, k: u64, n: usize) -> Vec<u8> {
+/// Case `k`'s stream: a `ChaCha8Rng` seeded from `(seed, k)`.
+fn stream(seed: u64, k: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8..16].copy_from_slice(&k.to_le_bytes());
     key[16..].copy_from_slice(b"patch-equiv case");
-    let mut rng = ChaCha8Rng::from_seed(key);
-    let mut buf = vec![0u8; n];
-    rng.fill_bytes(&mut buf);
-    buf
+    ChaCha8Rng::from_seed(key)
 }
 
 /// The generator input of case `k` of seed `seed` with the swarm config its
@@ -49,18 +45,46 @@ pub fn case_bytes(seed: u64, k: u64) -> Vec<u8> {
 /// (`--programs`): at least `CASE_BYTES`, as many as `gen::input_len` asks
 /// for that config. A function of its arguments alone.
 pub fn case_input(seed: u64, k: u64, cfg: Option<&Config>, real: Option<&RealPrograms>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    fill_case_input(&mut buf, seed, k, cfg, real);
+    buf
+}
+
+/// `case_input` into `buf` (reused from case to case: no allocation, no
+/// zeroing). The first `CASE_BYTES` come first; when the config drawn from
+/// them needs more, the same stream goes on (a stream filled in two steps
+/// is the stream filled in one: `CASE_BYTES` is whole 32-bit words).
+fn fill_case_input(buf: &mut Vec<u8>, seed: u64, k: u64, cfg: Option<&Config>, real: Option<&RealPrograms>) {
     use arbitrary::{Arbitrary, Unstructured};
-    let head = stream(seed, k, CASE_BYTES);
+    let mut rng = stream(seed, k);
+    buf.resize(CASE_BYTES, 0);
+    rng.fill_bytes(buf);
     let want = match cfg {
         Some(c) => gen::input_len(c, real),
         // The swarm config is the first thing drawn from the bytes.
-        None => Config::arbitrary(&mut Unstructured::new(&head)).map_or(0, |c| gen::input_len(&c, real)),
+        None => Config::arbitrary(&mut Unstructured::new(buf)).map_or(0, |c| gen::input_len(&c, real)),
     };
-    if want > head.len() {
-        stream(seed, k, want)
-    } else {
-        head
+    if want > CASE_BYTES {
+        buf.resize(want, 0);
+        rng.fill_bytes(&mut buf[CASE_BYTES..]);
     }
+}
+
+/// Run `f` on case `k`'s input, in this thread's reused buffer.
+fn with_case_input<R>(
+    seed: u64,
+    k: u64,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        fill_case_input(buf, seed, k, cfg, real);
+        f(buf)
+    })
 }
 
 /// Generate case `k` (from the swarm config in its bytes, or `cfg`).
@@ -75,12 +99,18 @@ pub fn generate_case_from(
     cfg: Option<&Config>,
     real: Option<&RealPrograms>,
 ) -> arbitrary::Result<gen::GenCase> {
-    let bytes = case_input(seed, k, cfg, real);
-    let mut g = match (cfg, real) {
-        (_, Some(r)) => gen::from_bytes_real(cfg, &bytes, r)?,
-        (Some(c), None) => gen::from_bytes_with(c, &bytes)?,
-        (None, None) => gen::from_bytes(&bytes)?.1,
-    };
+    generate_watched(seed, k, cfg, real, None)
+}
+
+/// `generate_case_from` with `watch` shown the case as it is generated.
+fn generate_watched(
+    seed: u64,
+    k: u64,
+    cfg: Option<&Config>,
+    real: Option<&RealPrograms>,
+    watch: Option<&mut dyn gen::Watch>,
+) -> arbitrary::Result<gen::GenCase> {
+    let mut g = with_case_input(seed, k, cfg, real, |bytes| gen::from_bytes_watched(cfg, bytes, real, watch))?;
     g.case.name = match &g.real {
         Some(r) => format!("seed-{seed}-case-{k} from {r}"),
         None => format!("seed-{seed}-case-{k}"),
@@ -108,10 +138,12 @@ pub fn check_one(
     real: Option<&RealPrograms>,
     engines: &EngineSet,
 ) -> CaseResult {
-    match generate_case_from(seed, k, cfg, real) {
+    // Checked while it is generated: the generator's shadow is the oracle.
+    let mut follow = equiv::Follow::new(engines);
+    match generate_watched(seed, k, cfg, real, Some(&mut follow)) {
         Err(_) => CaseResult { rejected: true, ..CaseResult::default() },
         Ok(g) => {
-            let checked = equiv::check(&g.case, engines);
+            let checked = follow.finish(&g.case);
             let mut f = g.features;
             if checked.errors.iter().any(|(_, e)| e.errno() == Some(crate::patcher::ERANGE)) {
                 f.add(Feature::Erange);
@@ -401,4 +433,36 @@ pub fn run_shard(
 pub fn run_in_process(seed: u64, cases: u64, engines: &EngineSet) -> Outcome {
     let runner = Runner::InProcess { engines, cfg: None, real: None, jobs: 1 };
     run(seed, Some(cases), None, &runner, &AtomicU64::new(0), |_, _| {}).expect("in-process runs start no worker")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The input filled in two steps (the head, then the rest of the same
+    /// stream) is the stream filled in one, whatever the length.
+    #[test]
+    fn an_input_filled_in_two_steps_is_the_one_step_stream() {
+        for want in [CASE_BYTES + 1, CASE_BYTES + 3, CASE_BYTES + 4, 19_001, 36_032, 70_000] {
+            let mut one = vec![0u8; want];
+            stream(7, 3).fill_bytes(&mut one);
+            let mut rng = stream(7, 3);
+            let mut two = vec![0u8; CASE_BYTES];
+            rng.fill_bytes(&mut two);
+            two.resize(want, 0);
+            rng.fill_bytes(&mut two[CASE_BYTES..]);
+            assert_eq!(one, two, "{want} bytes");
+        }
+    }
+
+    /// A reused buffer gives each case its own input, longer or shorter than
+    /// the one before.
+    #[test]
+    fn the_reused_buffer_gives_each_case_its_own_input() {
+        let dense = Config { max_insns: 1500, max_ops: 2048, ..Config::default() };
+        for (k, cfg) in [(0, None), (1, Some(&dense)), (2, None), (3, Some(&dense)), (3, None)] {
+            let want = case_input(9, k, cfg, None);
+            with_case_input(9, k, cfg, None, |got| assert_eq!(got, &want[..], "case {k}"));
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! named so a person can find it (equivalence contract, semantics doc §9).
 
 use crate::insn::Insn;
-use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED};
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, Tables, INSN_DELETED};
 use std::fmt;
 
 /// The first difference between two programs.
@@ -103,18 +103,23 @@ fn table<T: PartialEq + Words>(name: &str, a: &[T], b: &[T]) -> Option<Diff> {
 /// `ignore_tokens`, aux tokens and `func_info_aux` are not compared (the kernel
 /// vectors do not carry them).
 pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option<Diff> {
+    first_difference_in(a.tables(), b.tables(), ignore_tokens)
+}
+
+/// `first_difference` of borrowed tables.
+pub fn first_difference_in(a: Tables, b: Tables, ignore_tokens: bool) -> Option<Diff> {
     if !ignore_tokens && a == b {
         return None;
     }
-    let strip = |p: &Program| -> Vec<_> {
+    let strip = |p: &Tables| -> Vec<_> {
         p.aux.iter().map(|x| if ignore_tokens { crate::program::Aux { token: 0, ..*x } } else { *x }).collect()
     };
-    table("insns", &a.insns, &b.insns)
-        .or_else(|| table("aux", &strip(a), &strip(b)))
-        .or_else(|| table("subprogs", &a.subprogs, &b.subprogs))
+    table("insns", a.insns, b.insns)
+        .or_else(|| table("aux", &strip(&a), &strip(&b)))
+        .or_else(|| table("subprogs", a.subprogs, b.subprogs))
         .or_else(|| table("hidden_subprog_cnt", &[a.hidden_subprog_cnt], &[b.hidden_subprog_cnt]))
-        .or_else(|| table("linfo", &a.linfo, &b.linfo))
-        .or_else(|| match (&a.func_info, &b.func_info) {
+        .or_else(|| table("linfo", a.linfo, b.linfo))
+        .or_else(|| match (a.func_info, b.func_info) {
             (Some(x), Some(y)) => table("func_info", x, y),
             (None, None) => None,
             (x, y) => Some(Diff {
@@ -124,10 +129,10 @@ pub fn first_difference(a: &Program, b: &Program, ignore_tokens: bool) -> Option
                 right: (if y.is_some() { "present" } else { "absent" }).to_string(),
             }),
         })
-        .or_else(|| if ignore_tokens { None } else { table("func_info_aux", &a.func_info_aux, &b.func_info_aux) })
-        .or_else(|| table("pokes", &a.pokes, &b.pokes))
+        .or_else(|| if ignore_tokens { None } else { table("func_info_aux", a.func_info_aux, b.func_info_aux) })
+        .or_else(|| table("pokes", a.pokes, b.pokes))
         .or_else(|| {
-            let (x, y) = (&a.insn_arrays, &b.insn_arrays);
+            let (x, y) = (a.insn_arrays, b.insn_arrays);
             if x.len() != y.len() {
                 return Some(Diff {
                     table: "insn_arrays".into(),

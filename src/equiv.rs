@@ -4,7 +4,7 @@
 //! on a finding, a report a kernel developer can act on.
 
 use crate::case::Case;
-use crate::diff::{first_difference, list_words, Diff, Words};
+use crate::diff::{first_difference_in, list_words, Diff, Words};
 use crate::disasm::disasm_program;
 use crate::engine::{Engine, EngineSet};
 use crate::op::{Op, Outcome};
@@ -117,7 +117,7 @@ impl Checked {
 }
 
 /// The built-in engines, built once.
-fn builtin() -> &'static EngineSet {
+pub fn builtin() -> &'static EngineSet {
     static SET: OnceLock<EngineSet> = OnceLock::new();
     SET.get_or_init(EngineSet::builtin)
 }
@@ -127,10 +127,17 @@ pub fn run_case(case: &Case) -> Checked {
     check(case, builtin())
 }
 
-/// The whole state is compared every `SPARSE_EVERY` writes and after the last
-/// one (reads around each op are always compared). A finding is then re-run
-/// with whole-state comparison after every op, so the report names the first op.
+/// The whole state is compared after the last write and, before it, once at
+/// least `SPARSE_EVERY` writes and `len / SPARSE_SLOTS` writes have passed
+/// since the last comparison (reads around each op are always compared). A
+/// finding is then re-run with whole-state comparison after every op, so the
+/// report names the first op.
 pub const SPARSE_EVERY: usize = 8;
+
+/// A whole-state comparison costs a snapshot of every engine, O(len); on long
+/// programs it comes every `len / SPARSE_SLOTS` writes, so its cost per write
+/// stays about `SPARSE_SLOTS` slots (programs up to 512 slots: every 8 writes).
+pub const SPARSE_SLOTS: usize = 64;
 
 /// Compare with the cadence above; the report always comes from a run with
 /// whole-state comparison after every op.
@@ -182,45 +189,53 @@ fn typed<A: Patcher + 'static, B: Patcher + 'static>() -> [Box<dyn Engine>; 2] {
     ]
 }
 
-/// Builds a report for `case`; one place so every finding carries the same fields.
-struct Finder<'a> {
-    case: &'a Case,
-    names: Vec<String>,
+/// A finding before it becomes a report: what was found and where, by
+/// engine index (0 = the oracle). The case is not needed to find it.
+struct Found {
+    kind: Kind,
+    engine: usize,
+    op: Option<usize>,
+    table: String,
+    oracle: String,
+    other: String,
+    states: Option<(Program, Program)>,
+    diff: Option<Diff>,
 }
 
-impl Finder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        kind: Kind,
-        engine: usize,
-        op: Option<usize>,
-        table: &str,
-        oracle: String,
-        other: String,
-        states: Option<(Program, Program)>,
-        diff: Option<Diff>,
-    ) -> Checked {
+impl Found {
+    fn divergence(engine: usize, op: Option<usize>, table: &str, oracle: String, other: String) -> Box<Found> {
+        let table = table.to_string();
+        Box::new(Found { kind: Kind::Divergence, engine, op, table, oracle, other, states: None, diff: None })
+    }
+
+    fn with_states(mut self: Box<Self>, states: Option<(Program, Program)>) -> Box<Found> {
+        self.states = states;
+        self
+    }
+
+    fn panic(engine: usize, op: Option<usize>, c: Caught, oracle: String) -> Box<Found> {
+        let other = format!("panicked: {c}");
+        let table = "panic".into();
+        Box::new(Found { kind: Kind::Panic(c), engine, op, table, oracle, other, states: None, diff: None })
+    }
+
+    /// The report for `case`; every finding carries the same fields.
+    fn report(self, case: &Case, engines: &[Box<dyn Engine>]) -> Checked {
         Checked {
             divergence: Some(Box::new(Report {
-                case: self.case.clone(),
-                kind,
-                engine: self.names[engine].clone(),
-                op,
-                table: table.into(),
-                oracle,
-                other,
-                states,
-                diff,
+                case: case.clone(),
+                kind: self.kind,
+                engine: engines[self.engine].name(),
+                op: self.op,
+                table: self.table,
+                oracle: self.oracle,
+                other: self.other,
+                states: self.states,
+                diff: self.diff,
                 reproduce: None,
             })),
             errors: Vec::new(),
         }
-    }
-
-    fn panic(&self, engine: usize, op: Option<usize>, c: Caught, oracle: String) -> Checked {
-        let other = format!("panicked: {c}");
-        self.report(Kind::Panic(c), engine, op, "panic", oracle, other, None, None)
     }
 }
 
@@ -231,107 +246,220 @@ fn states(a: &dyn Patcher, b: &dyn Patcher) -> Option<(Program, Program)> {
     Some((pa, pb))
 }
 
+/// Load `prog` (already validated) into `engine` number `i`.
+fn load(engine: &dyn Engine, i: usize, prog: &Program) -> Result<Box<dyn Patcher>, Box<Found>> {
+    match panics::catch(|| engine.load(prog.clone())) {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(msg)) => Err(Found::divergence(i, None, "load", "loaded".into(), format!("refused: {msg}"))),
+        Err(c) => Err(Found::panic(i, None, c, "loaded".to_string())),
+    }
+}
+
+/// Every engine but the oracle, stepped right after it one op at a time.
+struct Followers {
+    /// Engines `1..`, in order.
+    ps: Vec<Box<dyn Patcher>>,
+    every_op: bool,
+    /// Writes since the last whole-state comparison.
+    since: usize,
+}
+
+impl Followers {
+    /// Load engines `1..` with `prog` (already validated).
+    fn load(prog: &Program, engines: &[Box<dyn Engine>], every_op: bool) -> Result<Followers, Box<Found>> {
+        let ps = engines.iter().enumerate().skip(1).map(|(i, e)| load(&**e, i, prog)).collect::<Result<_, _>>()?;
+        Ok(Followers { ps, every_op, since: 0 })
+    }
+
+    /// Op `k` on every follower, after the oracle gave `ro`: the results,
+    /// then for a write the length, the whole state on the cadence (or when
+    /// `last_write` says so) and the reads around the op.
+    fn step(
+        &mut self,
+        k: usize,
+        op: &Op,
+        oracle: &dyn Patcher,
+        ro: &Result<Outcome, PatchError>,
+        last_write: bool,
+    ) -> Result<(), Box<Found>> {
+        for (j, p) in self.ps.iter_mut().enumerate() {
+            let rb = match panics::catch(|| op.apply(&mut **p)) {
+                Ok(r) => r,
+                Err(c) => return Err(Found::panic(j + 1, Some(k), c, show_outcome(ro))),
+            };
+            if *ro != rb {
+                let table = if matches!(op, Op::Read { .. }) { "read" } else { "result" };
+                let st = states(oracle, &**p);
+                return Err(
+                    Found::divergence(j + 1, Some(k), table, show_outcome(ro), show_outcome(&rb)).with_states(st)
+                );
+            }
+        }
+        if !op.is_write() {
+            return Ok(());
+        }
+        let len = oracle.len();
+        for (j, p) in self.ps.iter_mut().enumerate() {
+            let lb = match panics::catch(|| p.len()) {
+                Ok(l) => l,
+                Err(c) => return Err(Found::panic(j + 1, Some(k), c, format!("len {len}"))),
+            };
+            if lb != len {
+                let st = states(oracle, &**p);
+                return Err(Found::divergence(j + 1, Some(k), "len", len.to_string(), lb.to_string()).with_states(st));
+            }
+        }
+        self.since += 1;
+        let due = self.since >= SPARSE_EVERY && self.since * SPARSE_SLOTS >= len;
+        // The whole state first (its report names the table), then reads
+        // around the op position, which exercise the index structures.
+        if self.every_op || due || last_write {
+            self.whole(k, oracle)?;
+        }
+        let (points, n) = probe_points(op, k, len);
+        for &i in &points[..n] {
+            let (ia, xa) = (oracle.insn(i), oracle.aux(i));
+            for (j, p) in self.ps.iter_mut().enumerate() {
+                let (ib, xb) = match panics::catch(|| (p.insn(i), p.aux(i))) {
+                    Ok(r) => r,
+                    Err(c) => return Err(Found::panic(j + 1, Some(k), c, format!("a read of slot {i}"))),
+                };
+                if ia != ib || xa != xb {
+                    let st = states(oracle, &**p);
+                    let (l, r) = (show_slot(i, ia, xa), show_slot(i, ib, xb));
+                    return Err(Found::divergence(j + 1, Some(k), "read", l, r).with_states(st));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole state of every follower against the oracle's, after op `k`.
+    fn whole(&mut self, k: usize, oracle: &dyn Patcher) -> Result<(), Box<Found>> {
+        self.since = 0;
+        // The oracle's tables borrowed where it keeps them (no copy).
+        let owned;
+        let pa = match oracle.tables() {
+            Some(t) => t,
+            None => {
+                owned =
+                    panics::catch(|| oracle.snapshot()).map_err(|c| Found::panic(0, Some(k), c, "panicked".into()))?;
+                owned.tables()
+            }
+        };
+        for (j, p) in self.ps.iter_mut().enumerate() {
+            let pb =
+                panics::catch(|| p.snapshot()).map_err(|c| Found::panic(j + 1, Some(k), c, "a snapshot".into()))?;
+            if let Some(d) = first_difference_in(pa, pb.tables(), false) {
+                let (t, l, r) = (d.table.clone(), d.left.clone(), d.right.clone());
+                let mut found = Found::divergence(j + 1, Some(k), &t, l, r).with_states(Some((pa.to_program(), pb)));
+                found.diff = Some(d);
+                return Err(found);
+            }
+        }
+        Ok(())
+    }
+}
+
 fn compare(case: &Case, engines: &[Box<dyn Engine>], every_op: bool) -> Checked {
-    let f = Finder { case, names: engines.iter().map(|e| e.name()).collect() };
     // Every engine loads through the one shared `Program::validate`, so an
     // invalid program is refused identically; check once.
     if let Err(e) = case.prog.validate() {
         return Checked { divergence: None, errors: vec![(0, PatchError::InvalidProgram(e))] };
     }
-    let mut ps: Vec<Box<dyn Patcher>> = Vec::with_capacity(engines.len());
-    for (i, e) in engines.iter().enumerate() {
-        match panics::catch(|| e.load(case.prog.clone())) {
-            Ok(Ok(p)) => ps.push(p),
-            Ok(Err(msg)) => {
-                let oracle = "loaded".to_string();
-                return f.report(Kind::Divergence, i, None, "load", oracle, format!("refused: {msg}"), None, None);
+    let run = || -> Result<Vec<(usize, PatchError)>, Box<Found>> {
+        let mut oracle = load(&*engines[0], 0, &case.prog)?;
+        let mut followers = Followers::load(&case.prog, engines, every_op)?;
+        let mut errors = Vec::new();
+        let last_write = case.ops.iter().rposition(Op::is_write);
+        for (k, op) in case.ops.iter().enumerate() {
+            let ro =
+                panics::catch(|| op.apply(&mut *oracle)).map_err(|c| Found::panic(0, Some(k), c, "panicked".into()))?;
+            followers.step(k, op, &*oracle, &ro, Some(k) == last_write)?;
+            if let Err(e) = ro {
+                errors.push((k, e));
             }
-            Err(c) => return f.panic(i, None, c, "loaded".to_string()),
+        }
+        Ok(errors)
+    };
+    match run() {
+        Ok(errors) => Checked { divergence: None, errors },
+        Err(found) => found.report(case, engines),
+    }
+}
+
+/// The seeded runner's check, made while the generator builds the case
+/// (`gen::Watch`): the generator's shadow `ArrayPatcher` is the oracle (the
+/// same model loaded with the same program, given the same ops in the same
+/// order), so the oracle runs once per case instead of twice. Every other
+/// engine is stepped and compared exactly as `check` does, except that the
+/// whole state after the last write is compared when the case ends (the same
+/// state: reads change nothing). So a case has a finding here exactly when
+/// `check` finds one; the report then comes from `check` itself.
+pub struct Follow<'e> {
+    engines: &'e EngineSet,
+    state: Following,
+    errors: Vec<(usize, PatchError)>,
+}
+
+enum Following {
+    /// No program yet.
+    Start,
+    /// Comparing.
+    On(Followers),
+    /// The program is invalid: every engine refuses it alike, nothing to compare.
+    Invalid(PatchError),
+    /// Something was found; `check` will say what.
+    Found,
+}
+
+impl<'e> Follow<'e> {
+    /// Follow with `engines` (the oracle first, as `EngineSet` keeps it).
+    pub fn new(engines: &'e EngineSet) -> Follow<'e> {
+        assert_eq!(engines.all()[0].name(), crate::engine::ORACLE, "the generator's shadow stands for the oracle");
+        Follow { engines, state: Following::Start, errors: Vec::new() }
+    }
+
+    /// Check the generated case: the finding (from `check`) or the errors
+    /// every engine returned alike.
+    pub fn finish(self, case: &Case) -> Checked {
+        match self.state {
+            Following::Found => check(case, self.engines),
+            Following::Invalid(e) => Checked { divergence: None, errors: vec![(0, e)] },
+            Following::Start | Following::On(_) => Checked { divergence: None, errors: self.errors },
         }
     }
-    let (oracle, others) = ps.split_first_mut().expect("the oracle is always loaded");
-    let mut errors = Vec::new();
-    let mut writes = 0usize;
-    let last_write = case.ops.iter().rposition(Op::is_write);
-    for (k, op) in case.ops.iter().enumerate() {
-        let ro = match panics::catch(|| op.apply(&mut **oracle)) {
-            Ok(r) => r,
-            Err(c) => return f.panic(0, Some(k), c, "panicked".to_string()),
+}
+
+impl crate::gen::Watch for Follow<'_> {
+    fn program(&mut self, prog: &Program) {
+        self.state = match prog.validate() {
+            Err(e) => Following::Invalid(PatchError::InvalidProgram(e)),
+            Ok(()) => match Followers::load(prog, self.engines.all(), false) {
+                Ok(f) => Following::On(f),
+                Err(_) => Following::Found,
+            },
         };
-        for (j, p) in others.iter_mut().enumerate() {
-            let rb = match panics::catch(|| op.apply(&mut **p)) {
-                Ok(r) => r,
-                Err(c) => return f.panic(j + 1, Some(k), c, show_outcome(&ro)),
-            };
-            if ro != rb {
-                let table = if matches!(op, Op::Read { .. }) { "read" } else { "result" };
-                let st = states(&**oracle, &**p);
-                return f.report(
-                    Kind::Divergence,
-                    j + 1,
-                    Some(k),
-                    table,
-                    show_outcome(&ro),
-                    show_outcome(&rb),
-                    st,
-                    None,
-                );
-            }
+    }
+
+    fn op(&mut self, k: usize, op: &Op, oracle: &crate::patcher::ArrayPatcher, ro: &Result<Outcome, PatchError>) {
+        let Following::On(f) = &mut self.state else {
+            return;
+        };
+        if f.step(k, op, oracle, ro, false).is_err() {
+            self.state = Following::Found;
+        } else if let Err(e) = ro {
+            self.errors.push((k, e.clone()));
         }
-        if let Err(e) = ro {
-            errors.push((k, e));
-        }
-        if !op.is_write() {
-            continue;
-        }
-        let len = oracle.len();
-        for (j, p) in others.iter_mut().enumerate() {
-            let lb = match panics::catch(|| p.len()) {
-                Ok(l) => l,
-                Err(c) => return f.panic(j + 1, Some(k), c, format!("len {len}")),
-            };
-            if lb != len {
-                let st = states(&**oracle, &**p);
-                return f.report(Kind::Divergence, j + 1, Some(k), "len", len.to_string(), lb.to_string(), st, None);
-            }
-        }
-        writes += 1;
-        let whole = every_op || writes % SPARSE_EVERY == 0 || Some(k) == last_write;
-        // The whole state first (its report names the table), then reads
-        // around the op position, which exercise the index structures.
-        if whole {
-            let pa = match panics::catch(|| oracle.snapshot()) {
-                Ok(p) => p,
-                Err(c) => return f.panic(0, Some(k), c, "panicked".to_string()),
-            };
-            for (j, p) in others.iter_mut().enumerate() {
-                let pb = match panics::catch(|| p.snapshot()) {
-                    Ok(p) => p,
-                    Err(c) => return f.panic(j + 1, Some(k), c, "a snapshot".to_string()),
-                };
-                if let Some(d) = first_difference(&pa, &pb, false) {
-                    let (t, l, r) = (d.table.clone(), d.left.clone(), d.right.clone());
-                    return f.report(Kind::Divergence, j + 1, Some(k), &t, l, r, Some((pa, pb)), Some(d));
-                }
-            }
-        }
-        let (points, n) = probe_points(op, k, len);
-        for &i in &points[..n] {
-            let (ia, xa) = (oracle.insn(i), oracle.aux(i));
-            for (j, p) in others.iter_mut().enumerate() {
-                let (ib, xb) = match panics::catch(|| (p.insn(i), p.aux(i))) {
-                    Ok(r) => r,
-                    Err(c) => return f.panic(j + 1, Some(k), c, format!("a read of slot {i}")),
-                };
-                if ia != ib || xa != xb {
-                    let st = states(&**oracle, &**p);
-                    let (l, r) = (show_slot(i, ia, xa), show_slot(i, ib, xb));
-                    return f.report(Kind::Divergence, j + 1, Some(k), "read", l, r, st, None);
-                }
+    }
+
+    fn end(&mut self, oracle: &crate::patcher::ArrayPatcher) {
+        if let Following::On(f) = &mut self.state {
+            if f.since > 0 && f.whole(usize::MAX, oracle).is_err() {
+                self.state = Following::Found;
             }
         }
     }
-    Checked { divergence: None, errors }
 }
 
 /// Slots read after a write: around its position, the ends, and one spread

@@ -3,19 +3,28 @@
 //! readable program and op list. Counters report feature statistics while
 //! libFuzzer runs.
 
-use crate::equiv::run_case;
+use crate::equiv::{self, Checked, Follow};
 use crate::gen::{self, Config, Feature, Features, GenCase};
 use arbitrary::{Arbitrary, Unstructured};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One fuzz input: a generated case, or `None` when the bytes made none.
-pub struct FuzzCase(pub Option<GenCase>);
+/// One fuzz input: a generated case, or `None` when the bytes made none,
+/// with its check. The case is checked while it is generated, as the seeded
+/// runner does (`equiv::Follow`: the generator's shadow is the oracle).
+pub struct FuzzCase(pub Option<GenCase>, Option<Checked>);
 
 impl<'a> Arbitrary<'a> for FuzzCase {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let made = Config::arbitrary(u).and_then(|cfg| gen::generate(&cfg, u));
-        Ok(FuzzCase(made.ok()))
+        let mut follow = Follow::new(equiv::builtin());
+        let made = Config::arbitrary(u).and_then(|cfg| gen::generate_watched(&cfg, u, None, Some(&mut follow)));
+        Ok(match made {
+            Ok(g) => {
+                let checked = follow.finish(&g.case);
+                FuzzCase(Some(g), Some(checked))
+            }
+            Err(_) => FuzzCase(None, None),
+        })
     }
 }
 
@@ -43,7 +52,10 @@ impl FuzzCase {
                 REJECTED.fetch_add(1, Ordering::Relaxed);
             }
             Some(g) => {
-                let checked = run_case(&g.case);
+                let checked = match &self.1 {
+                    Some(c) => c.clone(),
+                    None => equiv::run_case(&g.case),
+                };
                 let mut f = g.features;
                 if checked.errors.iter().any(|(_, e)| e.errno() == Some(crate::patcher::ERANGE)) {
                     f.add(Feature::Erange);

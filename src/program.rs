@@ -66,6 +66,40 @@ pub struct Program {
     pub insn_arrays: Vec<Vec<u32>>,
 }
 
+/// Every table of a program, borrowed: how a patcher that keeps its state
+/// as tables (the array model) shows it without a copy (`Patcher::tables`),
+/// and what `diff` compares.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Tables<'a> {
+    pub insns: &'a [Insn],
+    pub aux: &'a [Aux],
+    /// `subprog_cnt` entries followed by the fake exit entry.
+    pub subprogs: &'a [Subprog],
+    pub hidden_subprog_cnt: u32,
+    pub linfo: &'a [LineInfo],
+    pub func_info: Option<&'a [FuncInfo]>,
+    pub func_info_aux: &'a [u32],
+    pub pokes: &'a [u32],
+    pub insn_arrays: &'a [Vec<u32>],
+}
+
+impl Tables<'_> {
+    /// An owned copy.
+    pub fn to_program(&self) -> Program {
+        Program {
+            insns: self.insns.to_vec(),
+            aux: self.aux.to_vec(),
+            subprogs: self.subprogs.to_vec(),
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: self.linfo.to_vec(),
+            func_info: self.func_info.map(<[FuncInfo]>::to_vec),
+            func_info_aux: self.func_info_aux.to_vec(),
+            pokes: self.pokes.to_vec(),
+            insn_arrays: self.insn_arrays.to_vec(),
+        }
+    }
+}
+
 /// The load-time rule a program breaks (semantics doc §7).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Rule {
@@ -133,6 +167,21 @@ impl Program {
         self.insns.len()
     }
 
+    /// Every table, borrowed.
+    pub fn tables(&self) -> Tables<'_> {
+        Tables {
+            insns: &self.insns,
+            aux: &self.aux,
+            subprogs: &self.subprogs,
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: &self.linfo,
+            func_info: self.func_info.as_deref(),
+            func_info_aux: &self.func_info_aux,
+            pokes: &self.pokes,
+            insn_arrays: &self.insn_arrays,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.insns.is_empty()
     }
@@ -168,7 +217,7 @@ impl Program {
         }
         let half = self.validate_encoding()?;
         self.validate_targets(&half)?;
-        self.validate_subprogs()?;
+        self.validate_subprogs(&half)?;
         self.validate_linfo()?;
         self.validate_tables()
     }
@@ -226,7 +275,7 @@ impl Program {
         Ok(())
     }
 
-    fn validate_subprogs(&self) -> Result<(), Invalid> {
+    fn validate_subprogs(&self, half: &[bool]) -> Result<(), Invalid> {
         let len = self.insns.len();
         let cnt = self.subprog_cnt();
         if self.subprogs.is_empty() {
@@ -256,7 +305,6 @@ impl Program {
                 ));
             }
         }
-        let half = Self::second_halves(&self.insns);
         for k in 0..cnt {
             let (s, e) = (self.subprogs[k].start as usize, self.subprogs[k + 1].start as usize);
             if s >= e {
@@ -272,7 +320,7 @@ impl Program {
                     format!("subprog {k} ends in code {:#04x}", self.insns[e - 1].code),
                 ));
             }
-            for (i, (insn, &in_pair)) in self.insns.iter().zip(&half).enumerate().take(e).skip(s) {
+            for (i, (insn, &in_pair)) in self.insns.iter().zip(half).enumerate().take(e).skip(s) {
                 if in_pair || insn.is_call() || insn.is_exit() || !insn.is_jmp_class() {
                     continue;
                 }
@@ -363,15 +411,19 @@ fn jump_field(insn: &Insn) -> BranchField {
 /// Subprog starts implied by the code: 0 plus every pseudo call and pseudo
 /// func target, sorted and unique (`add_subprog_and_kfunc`).
 pub fn subprog_starts(insns: &[Insn]) -> Vec<u32> {
-    let half = Program::second_halves(insns);
     let mut starts = vec![0u32];
-    for (i, insn) in insns.iter().enumerate() {
-        if !half[i] && (insn.is_pseudo_call() || insn.is_pseudo_func()) {
+    // Slot by slot, stepping over ld_imm64 second halves as `second_halves`
+    // marks them.
+    let mut i = 0;
+    while i < insns.len() {
+        let insn = &insns[i];
+        if insn.is_pseudo_call() || insn.is_pseudo_func() {
             let t = i as i64 + insn.imm as i64 + 1;
             if t >= 0 && (t as usize) < insns.len() {
                 starts.push(t as u32);
             }
         }
+        i += if insn.is_ld_imm64() && i + 1 < insns.len() { 2 } else { 1 };
     }
     starts.sort_unstable();
     starts.dedup();
@@ -430,6 +482,38 @@ pub fn opcode_in_insntable(insn: &Insn) -> bool {
 mod tests {
     use super::*;
     use crate::insn::build::*;
+
+    /// `subprog_starts` steps over second halves as `second_halves` marks
+    /// them: the same starts as filtering by the marks, on random slots
+    /// where pseudo calls and funcs also sit in second halves.
+    #[test]
+    fn subprog_starts_skip_exactly_the_second_halves() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let f = ld_imm64(1, crate::insn::pseudo::FUNC, 0)[0];
+        for _ in 0..2000 {
+            let n = rng.gen_range(1..24);
+            let insns: Vec<Insn> = (0..n)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => call_rel(rng.gen_range(-4..8)),
+                    1 => Insn { imm: rng.gen_range(-4..8), ..f },
+                    2 => ld_imm64(2, 0, 7)[0],
+                    _ => mov64_imm(0, 0),
+                })
+                .collect();
+            let half = Program::second_halves(&insns);
+            let mut want = vec![0u32];
+            for (i, x) in insns.iter().enumerate() {
+                let t = i as i64 + x.imm as i64 + 1;
+                if !half[i] && (x.is_pseudo_call() || x.is_pseudo_func()) && t >= 0 && (t as usize) < n {
+                    want.push(t as u32);
+                }
+            }
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(subprog_starts(&insns), want, "{insns:?}");
+        }
+    }
 
     fn two_subprogs() -> Program {
         // 0: call pc+2 -> 3; 1: r0 = 0; 2: exit; 3: r0 = 1; 4: exit

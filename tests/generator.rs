@@ -4,6 +4,7 @@
 use patch_equiv::campaign::case_bytes;
 use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{self, Feature, Stats};
+use patch_equiv::insn::BranchField;
 use patch_equiv::patcher::{ArrayPatcher, Patcher};
 
 fn seeds() -> u64 {
@@ -12,6 +13,26 @@ fn seeds() -> u64 {
     } else {
         4000
     })
+}
+
+/// The array model walks its branch index instead of every slot; after
+/// every generated op the index lists exactly the slots with a branch field.
+#[test]
+fn the_array_models_branch_index_follows_every_op() {
+    for k in 0..seeds() {
+        let Ok((_, g)) = gen::from_bytes(&case_bytes(13, k)) else {
+            continue;
+        };
+        let mut p = ArrayPatcher::new(g.case.prog.clone()).unwrap();
+        for (j, op) in g.case.ops.iter().enumerate() {
+            let _ = op.apply(&mut p);
+            let v = p.view();
+            let want: Vec<(u32, BranchField)> =
+                (0..v.insns.len()).filter_map(|i| v.insns[i].branch_field().map(|f| (i as u32, f))).collect();
+            let got: Vec<(u32, BranchField)> = v.branches.iter().map(|b| (b.slot, b.field)).collect();
+            assert_eq!(got, want, "case {k}: branch slots after op {j} ({op:?})");
+        }
+    }
 }
 
 #[test]

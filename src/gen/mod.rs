@@ -14,7 +14,9 @@ pub use features::{Feature, Features, Stats};
 pub use real::RealPrograms;
 
 use crate::case::Case;
-use crate::patcher::{ArrayPatcher, Patcher};
+use crate::op::{Op, Outcome};
+use crate::patcher::{ArrayPatcher, PatchError, Patcher};
+use crate::program::Program;
 use arbitrary::Unstructured;
 
 /// A generated case with what it exercised.
@@ -33,10 +35,33 @@ pub fn generate(cfg: &Config, u: &mut Unstructured) -> arbitrary::Result<GenCase
     generate_from(cfg, u, None)
 }
 
+/// Sees a case while it is generated, through the generator's shadow
+/// `ArrayPatcher` (the seeded runner checks the case on the way:
+/// `equiv::Follow`). Watching changes nothing the generator draws.
+pub trait Watch {
+    /// The program, before any op.
+    fn program(&mut self, prog: &Program);
+    /// Op `k`, right after the shadow applied it and returned `result`
+    /// (reads included: the shadow answers them too).
+    fn op(&mut self, k: usize, op: &Op, shadow: &ArrayPatcher, result: &Result<Outcome, PatchError>);
+    /// The last op was given.
+    fn end(&mut self, shadow: &ArrayPatcher);
+}
+
 /// The same, with real programs to start from `cfg.real_pct` percent of the
 /// time (without them no byte is spent on the choice, so generated cases
 /// stay what they were).
 pub fn generate_from(cfg: &Config, u: &mut Unstructured, real: Option<&RealPrograms>) -> arbitrary::Result<GenCase> {
+    generate_watched(cfg, u, real, None)
+}
+
+/// `generate_from`, with `watch` shown the program and every op.
+pub fn generate_watched(
+    cfg: &Config,
+    u: &mut Unstructured,
+    real: Option<&RealPrograms>,
+    mut watch: Option<&mut dyn Watch>,
+) -> arbitrary::Result<GenCase> {
     let (prog, info, from, ops_cfg) = match real {
         Some(set) if !set.is_empty() && program::pct(u, cfg.real_pct)? => {
             let (k, p, i) = real::pick(set, u)?;
@@ -51,8 +76,12 @@ pub fn generate_from(cfg: &Config, u: &mut Unstructured, real: Option<&RealProgr
     note_program(&prog, &mut features);
     // Valid by construction (tests/generator.rs checks it over many seeds).
     let shadow = ArrayPatcher::from_valid(prog.clone());
-    let mut g = ops::OpGen::new(&ops_cfg, shadow);
+    if let Some(w) = watch.as_deref_mut() {
+        w.program(&prog);
+    }
+    let mut g = ops::OpGen::new(&ops_cfg, shadow, watch.as_mut().map(|w| &mut **w as &mut dyn Watch));
     g.generate(u, info.large)?;
+    g.end();
     features.0 |= g.features.0;
     // A spent input answers every draw with its default: the generator
     // stopped adding ops there, and the case says so.
@@ -129,6 +158,17 @@ pub fn from_bytes_with(cfg: &Config, data: &[u8]) -> arbitrary::Result<GenCase> 
 
 /// `from_bytes` / `from_bytes_with` with real programs to start from.
 pub fn from_bytes_real(cfg: Option<&Config>, data: &[u8], real: &RealPrograms) -> arbitrary::Result<GenCase> {
+    from_bytes_watched(cfg, data, Some(real), None)
+}
+
+/// Every `from_bytes*` in one: the config drawn from the bytes unless given,
+/// real programs if any, and `watch` shown the case as it is generated.
+pub fn from_bytes_watched(
+    cfg: Option<&Config>,
+    data: &[u8],
+    real: Option<&RealPrograms>,
+    watch: Option<&mut dyn Watch>,
+) -> arbitrary::Result<GenCase> {
     use arbitrary::Arbitrary;
     let mut u = Unstructured::new(data);
     let drawn;
@@ -139,5 +179,5 @@ pub fn from_bytes_real(cfg: Option<&Config>, data: &[u8], real: &RealPrograms) -
             &drawn
         }
     };
-    generate_from(cfg, &mut u, Some(real))
+    generate_watched(cfg, &mut u, real, watch)
 }

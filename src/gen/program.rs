@@ -292,15 +292,19 @@ pub(crate) fn add_metadata(
     let half = Program::second_halves(&prog.insns);
     let n_sub = starts.len() - 1;
     if cfg.line_info {
+        // Slot -> the first subprog starting there (a lookup, not a scan per slot).
+        let mut subprog_at = vec![None; len];
+        for (k, &s) in starts[..n_sub].iter().enumerate().rev() {
+            subprog_at[s] = Some(k);
+        }
         let mut line = 1u32;
         for (i, &in_pair) in half.iter().enumerate().take(len) {
             if in_pair {
                 continue;
             }
-            let at_start = starts[..n_sub].contains(&i);
-            if at_start || pct(u, cfg.linfo_pct)? {
-                if at_start {
-                    let k = starts.iter().position(|&s| s == i).unwrap();
+            let at_start = subprog_at[i];
+            if at_start.is_some() || pct(u, cfg.linfo_pct)? {
+                if let Some(k) = at_start {
                     prog.subprogs[k].linfo_idx = prog.linfo.len() as u32;
                 }
                 line += u.int_in_range(1..=5)?;

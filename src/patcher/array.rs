@@ -1,11 +1,15 @@
 //! The oracle: the kernel's array patcher, function by function, with the
 //! kernel's names (torvalds/linux c17ee635, kernel/bpf/verifier.c,
 //! kernel/bpf/bpf_insn_array.c; kernel/bpf/core.c from bpf-next 0014d00a).
-//! Every patch memmoves the arrays and scans every branch, as the kernel does.
+//! Every patch memmoves the arrays and adjusts every branch, as the kernel
+//! does. The kernel's branch walks visit every slot and skip non-branches;
+//! this model walks `branches` (the branch slots, ascending) instead: the
+//! same slots in the same order, without the O(N) skip.
 
+use super::branch_slots::{Branch, BranchSlots};
 use super::{pre, PatchError, Patcher};
 use crate::insn::{BranchField, Insn, S16_MAX};
-use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, INSN_DELETED, MAX_SUBPROGS};
+use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog, Tables, INSN_DELETED, MAX_SUBPROGS};
 
 /// The kernel's state for one program under rewrite.
 #[derive(Clone, Debug)]
@@ -22,6 +26,8 @@ pub struct ArrayPatcher {
     func_info_aux: Vec<u32>,
     pokes: Vec<u32>,
     insn_arrays: Vec<Vec<u32>>,
+    /// The slots of `insns` with a branch field, updated at every write.
+    branches: BranchSlots,
 }
 
 /// Which `bpf_adj_branches` pass: the probe on the old image, or the real one.
@@ -42,6 +48,17 @@ pub struct View<'a> {
     pub linfo: &'a [LineInfo],
     pub pokes: &'a [u32],
     pub insn_arrays: &'a [Vec<u32>],
+    /// The slots with a branch field (`Insn::branch_field`), ascending.
+    pub branches: &'a [Branch],
+}
+
+impl<'a> View<'a> {
+    /// Every branch slot with its target (`Insn::target`), ascending: what a
+    /// scan of every slot would find, without visiting the others.
+    pub fn targets(self) -> impl Iterator<Item = (usize, i64)> + 'a {
+        let insns = self.insns;
+        self.branches.iter().map(move |b| (b.slot as usize, b.slot as i64 + insns[b.slot as usize].rel(b.field) + 1))
+    }
 }
 
 impl ArrayPatcher {
@@ -60,6 +77,7 @@ impl ArrayPatcher {
             linfo: &self.linfo,
             pokes: &self.pokes,
             insn_arrays: &self.insn_arrays,
+            branches: self.branches.all(),
         }
     }
 
@@ -80,6 +98,7 @@ impl ArrayPatcher {
         let len = patch.len();
         if len == 1 {
             self.insns[off] = patch[0];
+            self.branches.rewrite(off, &patch[0]);
             return Ok(());
         }
         let insn_delta = len - 1;
@@ -90,6 +109,7 @@ impl ArrayPatcher {
             }
         }
         self.insns.splice(off..off + 1, patch.iter().copied());
+        self.branches.splice(off, 1, patch);
         if let Err(insn) = self.bpf_adj_branches(off, off + 1, off + len, Pass::Real) {
             unreachable!("BUG_ON in bpf_patch_insn_single: branch at {insn} overflowed after the probe");
         }
@@ -114,8 +134,9 @@ impl ArrayPatcher {
         }
     }
 
-    /// The loop body of `bpf_adj_branches` over `slots`; `curr` is the slot
-    /// plus `shift`. Writes only in the real pass.
+    /// The loop body of `bpf_adj_branches` over the branch slots in `slots`
+    /// (the others it skips); `curr` is the slot plus `shift`. Writes only in
+    /// the real pass (the offset fields: no slot stops being a branch).
     fn adj_slots(
         &mut self,
         slots: std::ops::Range<usize>,
@@ -125,16 +146,15 @@ impl ArrayPatcher {
         end_new: usize,
         write: bool,
     ) -> Result<(), usize> {
-        for slot in slots {
-            let insn = self.insns[slot];
-            let Some(field) = insn.branch_field() else {
-                continue;
-            };
+        let within = self.branches.within(slots);
+        for &Branch { slot, field } in &self.branches.all()[within] {
+            let slot = slot as usize;
+            let insn = &mut self.insns[slot];
             let curr = (slot as isize + shift) as usize;
             match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
-                Some(x) if write => self.insns[slot] = insn.with_rel(field, x),
-                Some(_) => {}
-                None => return Err(slot),
+                Ok(Some(x)) if write => *insn = insn.with_rel(field, x),
+                Ok(_) => {}
+                Err(()) => return Err(slot),
             }
         }
         Ok(())
@@ -215,6 +235,7 @@ impl ArrayPatcher {
     /// `bpf_remove_insns`: memmove, then the real branch pass with `delta = -cnt`.
     fn bpf_remove_insns(&mut self, off: usize, cnt: usize) -> Result<(), PatchError> {
         self.insns.drain(off..off + cnt);
+        self.branches.splice(off, cnt, &[]);
         if let Err(insn) = self.bpf_adj_branches(off, off + cnt, off, Pass::Real) {
             // Unreachable: removal only moves offsets towards zero. The aux
             // array is not compacted yet, so its index is the old one.
@@ -317,8 +338,10 @@ impl ArrayPatcher {
     /// `adjust_jmp_off`: plain jumps (not calls, not pseudo funcs) outside
     /// `[tgt, tgt + delta)` that target `tgt` move by `delta`; stops at the first
     /// overflow, keeping earlier rewrites.
+    /// Slots without a branch field are skipped (they have no `jmp_off_field`).
     fn adjust_jmp_off_impl(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
-        for i in 0..self.insns.len() {
+        for k in 0..self.branches.all().len() {
+            let i = self.branches.all()[k].slot as usize;
             if tgt <= i && i < tgt + delta as usize {
                 continue;
             }
@@ -340,18 +363,32 @@ impl ArrayPatcher {
     }
 }
 
-/// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: the new value, or
-/// `None` for `-ERANGE`.
-fn bpf_adj_delta(x: i64, field: BranchField, curr: usize, pos: usize, end_old: usize, end_new: usize) -> Option<i64> {
+/// `bpf_adj_delta_to_imm` / `bpf_adj_delta_to_off` in s64: `Ok(Some(new))`
+/// for a branch across the patch, `Err(())` when the new value leaves the
+/// field (`-ERANGE`), `Ok(None)` for any other (the kernel writes its value
+/// back unchanged, in range as it was read).
+fn bpf_adj_delta(
+    x: i64,
+    field: BranchField,
+    curr: usize,
+    pos: usize,
+    end_old: usize,
+    end_new: usize,
+) -> Result<Option<i64>, ()> {
     let (curr, pos, end_old, end_new) = (curr as i64, pos as i64, end_old as i64, end_new as i64);
     let delta = end_new - end_old;
-    let mut x = x;
-    if curr < pos && curr + x + 1 >= end_old {
-        x += delta;
+    let x = if curr < pos && curr + x + 1 >= end_old {
+        x + delta
     } else if curr >= end_new && curr + x + 1 < end_new {
-        x -= delta;
+        x - delta
+    } else {
+        return Ok(None);
+    };
+    if field_fits(field, x) {
+        Ok(Some(x))
+    } else {
+        Err(())
     }
-    field_fits(field, x).then_some(x)
 }
 
 /// The bounds of a branch field: s16 for `off`, s32 for `imm`.
@@ -368,6 +405,7 @@ impl Patcher for ArrayPatcher {
         let mut subprog_info = prog.subprogs;
         subprog_info.resize(MAX_SUBPROGS + 2, Subprog::default());
         ArrayPatcher {
+            branches: BranchSlots::of(&prog.insns),
             insns: prog.insns,
             aux: prog.aux,
             subprog_info,
@@ -399,6 +437,7 @@ impl Patcher for ArrayPatcher {
         }
         pre::patchlet_targets(off, &[insn], self.insns.len())?;
         self.insns[off] = insn;
+        self.branches.rewrite(off, &insn);
         Ok(())
     }
 
@@ -424,7 +463,21 @@ impl Patcher for ArrayPatcher {
     }
 
     fn snapshot(&self) -> Program {
-        self.clone().into_program()
+        self.tables().expect("the array model keeps tables").to_program()
+    }
+
+    fn tables(&self) -> Option<Tables<'_>> {
+        Some(Tables {
+            insns: &self.insns,
+            aux: &self.aux,
+            subprogs: &self.subprog_info[..=self.subprog_cnt],
+            hidden_subprog_cnt: self.hidden_subprog_cnt,
+            linfo: &self.linfo,
+            func_info: self.func_info.as_deref(),
+            func_info_aux: &self.func_info_aux,
+            pokes: &self.pokes,
+            insn_arrays: &self.insn_arrays,
+        })
     }
 
     fn finish(self: Box<Self>) -> Program {

@@ -659,18 +659,19 @@ impl ListPatcher {
             pos[id as usize] = i as u32;
         }
         pos[self.sentinel as usize] = len as u32;
-        let mut insns = Vec::with_capacity(len);
-        let mut aux = Vec::with_capacity(len);
+        // Filled in place (no capacity check per slot).
+        let mut insns = vec![Insn::default(); len];
+        let mut aux = vec![Aux::default(); len];
         let mut linfo = Vec::with_capacity(self.linfo_recs.len());
-        for (i, &id) in order.iter().enumerate() {
+        for (i, ((&id, insn), a)) in order.iter().zip(&mut insns).zip(&mut aux).enumerate() {
             let n = &self.nodes[id as usize];
-            insns.push(match n.insn.branch_field() {
+            *insn = match n.insn.branch_field() {
                 Some(f) if n.target != NIL => {
                     n.insn.with_rel(f, pos[n.target as usize] as i64 + n.past as i64 - i as i64 - 1)
                 }
                 _ => n.insn,
-            });
-            aux.push(n.aux);
+            };
+            *a = n.aux;
             if n.linfo != NIL {
                 linfo.push(LineInfo { insn_off: i as u32, ..self.linfo_recs[n.linfo as usize] });
             }

@@ -2,11 +2,12 @@
 //! by current index, and the two implementations that must agree on them.
 
 pub mod array;
+pub mod branch_slots;
 pub mod list;
 mod seq;
 
 use crate::insn::Insn;
-use crate::program::{Aux, Invalid, Program};
+use crate::program::{Aux, Invalid, Program, Tables};
 use std::fmt;
 
 pub use array::ArrayPatcher;
@@ -135,6 +136,12 @@ pub trait Patcher {
     /// patcher can give up its storage; a snapshot otherwise).
     fn finish(self: Box<Self>) -> Program {
         self.snapshot()
+    }
+    /// The whole current state borrowed, when the patcher keeps it as the
+    /// program's tables (the array model): compared without a copy. `None`:
+    /// the harness takes a `snapshot`.
+    fn tables(&self) -> Option<Tables<'_>> {
+        None
     }
     /// Heap bytes the patcher holds, when it can tell (benchmarks only).
     fn memory_bytes(&self) -> Option<usize> {

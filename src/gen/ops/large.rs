@@ -69,9 +69,8 @@ impl OpGen<'_> {
         // the jump gains `delta` there, which overflows when it had no slack.
         let long = {
             let v = self.shadow.view();
-            v.insns.iter().enumerate().find_map(|(i, x)| {
-                let t = x.target(i)?;
-                (x.branch_field() == Some(crate::insn::BranchField::Off16) && t - i as i64 > 30_000)
+            v.targets().find_map(|(i, t)| {
+                (v.insns[i].branch_field() == Some(crate::insn::BranchField::Off16) && t - i as i64 > 30_000)
                     .then_some(t as usize)
             })
         };

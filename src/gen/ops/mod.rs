@@ -35,6 +35,7 @@ mod zext;
 use super::config::Config;
 use super::features::{Feature, Features};
 use super::patchlet::{materialize, Item};
+use super::Watch;
 use crate::insn::build::*;
 use crate::insn::{class, Insn};
 use crate::op::Op;
@@ -50,6 +51,8 @@ const NOSPEC: Insn = raw(class::ST | 0xc0, 0, 0, 0, 0);
 /// Builds the op list.
 pub struct OpGen<'a> {
     cfg: &'a Config,
+    /// Shown every op as the shadow applies it.
+    watch: Option<&'a mut dyn Watch>,
     shadow: ArrayPatcher,
     pub ops: Vec<Op>,
     pub checkpoints: Vec<bool>,
@@ -60,9 +63,10 @@ pub struct OpGen<'a> {
     transient: bool,
 }
 impl<'a> OpGen<'a> {
-    pub fn new(cfg: &'a Config, shadow: ArrayPatcher) -> Self {
+    pub fn new(cfg: &'a Config, shadow: ArrayPatcher, watch: Option<&'a mut dyn Watch>) -> Self {
         OpGen {
             cfg,
+            watch,
             shadow,
             ops: Vec::new(),
             checkpoints: Vec::new(),
@@ -93,11 +97,14 @@ impl<'a> OpGen<'a> {
         let before_sub = self.shadow.view().subprogs.len();
         let before_deleted = count_deleted(&self.shadow);
         if let Op::Remove { off, cnt } = op {
-            if self.jumps_into(off, off + cnt) {
+            if !self.features.has(Feature::RemoveJumpIntoRange) && self.jumps_into(off, off + cnt) {
                 self.features.add(Feature::RemoveJumpIntoRange);
             }
         }
         let res = op.apply(&mut self.shadow);
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.op(self.ops.len(), &op, &self.shadow, &res);
+        }
         match &res {
             Err(crate::patcher::PatchError::Range { .. }) => self.features.add(Feature::Erange),
             Err(crate::patcher::PatchError::Fault) => self.features.add(Feature::Efault),
@@ -124,6 +131,13 @@ impl<'a> OpGen<'a> {
         res.is_ok()
     }
 
+    /// Every op was given (the watch sees the final state).
+    pub fn end(&mut self) {
+        if let Some(w) = self.watch.as_deref_mut() {
+            w.end(&self.shadow);
+        }
+    }
+
     /// Sometimes read a slot near `at` (and the length) between ops.
     fn maybe_read(&mut self, u: &mut Unstructured, at: usize) -> Result<()> {
         if self.cfg.weights.read > 0 && !u.is_empty() && u.int_in_range(0..=20)? < self.cfg.weights.read {
@@ -134,7 +148,12 @@ impl<'a> OpGen<'a> {
                 _ => u.int_in_range(0..=self.len())?,
             };
             self.features.add(Feature::Read);
-            self.ops.push(Op::Read { idx });
+            let op = Op::Read { idx };
+            if let Some(w) = self.watch.as_deref_mut() {
+                let read = op.apply(&mut self.shadow);
+                w.op(self.ops.len(), &op, &self.shadow, &read);
+            }
+            self.ops.push(op);
             self.checkpoints.push(!self.transient);
         }
         Ok(())
@@ -171,19 +190,22 @@ impl<'a> OpGen<'a> {
         Ok(ok)
     }
 
-    /// Record which adversarial positions a patch at `p` hits.
+    /// Record which adversarial positions a patch at `p` hits (a feature
+    /// already noted for the case is not looked for again).
     fn note_position(&mut self, p: usize) {
         let v = self.shadow.view();
+        let have = self.features;
+        let new = |f: Feature| !have.has(f);
         if p == 0 {
             self.features.add(Feature::PatchAtSlot0);
         }
-        if v.subprogs.iter().any(|s| s.start as usize == p) {
+        if new(Feature::PatchAtSubprogStart) && v.subprogs.iter().any(|s| s.start as usize == p) {
             self.features.add(Feature::PatchAtSubprogStart);
         }
-        if v.linfo.iter().any(|l| l.insn_off as usize == p) {
+        if new(Feature::PatchAtLineInfo) && v.linfo.iter().any(|l| l.insn_off as usize == p) {
             self.features.add(Feature::PatchAtLineInfo);
         }
-        if v.pokes.iter().any(|&x| x as usize == p) {
+        if new(Feature::PatchAtPoke) && v.pokes.iter().any(|&x| x as usize == p) {
             self.features.add(Feature::PatchAtPoke);
         }
         if v.aux[p].token == 0 {
@@ -192,7 +214,7 @@ impl<'a> OpGen<'a> {
         if self.removed_at.is_some_and(|r| r == p + 1) {
             self.features.add(Feature::PatchBeforeRemoved);
         }
-        if v.insns.iter().enumerate().any(|(i, x)| x.target(i) == Some(p as i64)) {
+        if new(Feature::PatchAtJumpTarget) && v.targets().any(|(_, t)| t == p as i64) {
             self.features.add(Feature::PatchAtJumpTarget);
         }
     }
@@ -201,10 +223,7 @@ impl<'a> OpGen<'a> {
     /// strictly inside it: removing the range leaves it the same index (Q7).
     fn jumps_into(&self, a: usize, b: usize) -> bool {
         let v = self.shadow.view();
-        v.insns
-            .iter()
-            .enumerate()
-            .any(|(i, x)| (i < a || i >= b) && x.target(i).is_some_and(|t| t > a as i64 && t < b as i64))
+        v.targets().any(|(i, t)| (i < a || i >= b) && t > a as i64 && t < b as i64)
     }
 
     /// Subprog `[start, end)` holding slot `i`, and whether `i` is its last slot.

@@ -52,16 +52,7 @@ impl OpGen<'_> {
         let cand: Option<usize> = match u.int_in_range(0..=8)? {
             0 => Some(0),
             1 => pick(u, &v.subprogs[..v.subprogs.len() - 1].iter().map(|s| s.start as usize).collect::<Vec<_>>())?,
-            2 => pick(
-                u,
-                &v.insns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, x)| x.target(i))
-                    .map(|t| t as usize)
-                    .filter(|&t| t < len)
-                    .collect::<Vec<_>>(),
-            )?,
+            2 => pick(u, &v.targets().map(|(_, t)| t as usize).filter(|&t| t < len).collect::<Vec<_>>())?,
             3 => pick(u, &v.linfo.iter().map(|l| l.insn_off as usize).collect::<Vec<_>>())?,
             4 => pick(u, &v.pokes.iter().map(|&x| x as usize).filter(|&x| x < len).collect::<Vec<_>>())?,
             5 => pick(u, &(0..len).filter(|&i| v.aux[i].token == 0).collect::<Vec<_>>())?,

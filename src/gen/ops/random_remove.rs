@@ -29,7 +29,7 @@ impl OpGen<'_> {
         }
         let branches: Vec<(usize, usize)> = {
             let v = self.shadow.view();
-            v.insns.iter().enumerate().filter_map(|(i, x)| x.target(i).map(|t| (i, t as usize))).collect()
+            v.targets().map(|(i, t)| (i, t as usize)).collect()
         };
         if k > 0 && u.ratio(1, 3)? {
             // Whole subprog: only if nothing outside points into it.
