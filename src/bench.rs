@@ -7,7 +7,7 @@
 use crate::engine::{Engine, EngineSet};
 use crate::insn::build::*;
 use crate::insn::{class, field, op, Insn};
-use crate::patcher::{ArrayPatcher, Patcher};
+use crate::patcher::{ArrayPatcher, Patcher, Walk};
 use crate::program::{LineInfo, Program, Subprog};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -366,7 +366,7 @@ fn run_array(
         let mut probe = 16usize.min(ops_total);
         loop {
             let (_, t, _) = measure(|| {
-                let mut a = ArrayPatcher::from_valid(prog.clone());
+                let mut a = ArrayPatcher::with_walk(prog.clone(), Walk::EverySlot);
                 work(&mut a, probe)
             });
             let pm = probe as f64;
@@ -382,7 +382,7 @@ fn run_array(
         }
     }
     let ((out, lin), secs, peak) = measure(|| {
-        let mut a = ArrayPatcher::from_valid(prog.clone());
+        let mut a = ArrayPatcher::with_walk(prog.clone(), Walk::EverySlot);
         work(&mut a, usize::MAX);
         let t = Instant::now();
         let out = a.into_program();

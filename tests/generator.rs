@@ -5,7 +5,7 @@ use patch_equiv::campaign::case_bytes;
 use patch_equiv::equiv::run_case;
 use patch_equiv::gen::{self, Feature, Stats};
 use patch_equiv::insn::BranchField;
-use patch_equiv::patcher::{ArrayPatcher, Patcher};
+use patch_equiv::patcher::{ArrayPatcher, PatchError, Patcher, Walk};
 
 fn seeds() -> u64 {
     std::env::var("PATCH_EQUIV_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(if cfg!(debug_assertions) {
@@ -33,6 +33,28 @@ fn the_array_models_branch_index_follows_every_op() {
             assert_eq!(got, want, "case {k}: branch slots after op {j} ({op:?})");
         }
     }
+}
+
+/// The benchmarks time the kernel's own walk over every slot; it gives the
+/// branch index's results, op by op, including the first `-ERANGE`.
+#[test]
+fn walking_every_slot_gives_the_branch_index_results() {
+    let mut ranges = 0;
+    for k in 0..seeds() {
+        let Ok((_, g)) = gen::from_bytes(&case_bytes(14, k)) else {
+            continue;
+        };
+        let mut index = ArrayPatcher::new(g.case.prog.clone()).unwrap();
+        let mut every = ArrayPatcher::with_walk(g.case.prog.clone(), Walk::EverySlot);
+        for (j, op) in g.case.ops.iter().enumerate() {
+            let (a, b) = (op.apply(&mut index), op.apply(&mut every));
+            ranges += matches!(a, Err(PatchError::Range { .. })) as u32;
+            assert_eq!(a, b, "case {k}: results of op {j} ({op:?})");
+            assert_eq!(index.view().insns, every.view().insns, "case {k}: insns after op {j} ({op:?})");
+        }
+        assert_eq!(index.snapshot(), every.snapshot(), "case {k}: final state");
+    }
+    assert!(ranges > 0, "no -ERANGE in {} cases: the probe's walk went unchecked", seeds());
 }
 
 #[test]

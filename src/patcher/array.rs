@@ -3,8 +3,11 @@
 //! kernel/bpf/bpf_insn_array.c; kernel/bpf/core.c from bpf-next 0014d00a).
 //! Every patch memmoves the arrays and adjusts every branch, as the kernel
 //! does. The kernel's branch walks visit every slot and skip non-branches;
-//! this model walks `branches` (the branch slots, ascending) instead: the
-//! same slots in the same order, without the O(N) skip.
+//! by default this model walks `branches` (the branch slots, ascending)
+//! instead: the same slots in the same order, without the O(N) skip. The
+//! benchmarks time the kernel's own walk (`Walk::EverySlot`), since their
+//! array column stands for the kernel's cost; a test holds the two walks to
+//! the same results.
 
 use super::branch_slots::{Branch, BranchSlots};
 use super::{pre, PatchError, Patcher};
@@ -28,6 +31,19 @@ pub struct ArrayPatcher {
     insn_arrays: Vec<Vec<u32>>,
     /// The slots of `insns` with a branch field, updated at every write.
     branches: BranchSlots,
+    /// How the branch passes find the branches.
+    walk: Walk,
+}
+
+/// How `bpf_adj_branches` and `adjust_jmp_off` find the branch slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Walk {
+    /// The branch index: only the slots with a branch field (the runner's).
+    #[default]
+    BranchIndex,
+    /// Every slot, skipping non-branches, as the kernel's loops do (the
+    /// benchmarks': the cost the list design removes).
+    EverySlot,
 }
 
 /// Which `bpf_adj_branches` pass: the probe on the old image, or the real one.
@@ -62,6 +78,11 @@ impl<'a> View<'a> {
 }
 
 impl ArrayPatcher {
+    /// The model of `prog` whose branch passes walk as `walk` says.
+    pub fn with_walk(prog: Program, walk: Walk) -> Self {
+        ArrayPatcher { walk, ..Self::from_valid(prog) }
+    }
+
     /// Heap bytes of the instruction and aux arrays (the benchmarks' memory figure).
     pub fn heap_bytes(&self) -> usize {
         self.insns.capacity() * std::mem::size_of::<Insn>() + self.aux.capacity() * std::mem::size_of::<Aux>()
@@ -146,16 +167,40 @@ impl ArrayPatcher {
         end_new: usize,
         write: bool,
     ) -> Result<(), usize> {
-        let within = self.branches.within(slots);
-        for &Branch { slot, field } in &self.branches.all()[within] {
-            let slot = slot as usize;
-            let insn = &mut self.insns[slot];
-            let curr = (slot as isize + shift) as usize;
-            match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
-                Ok(Some(x)) if write => *insn = insn.with_rel(field, x),
-                Ok(_) => {}
-                Err(()) => return Err(slot),
+        if self.walk == Walk::EverySlot {
+            for slot in slots {
+                if let Some(field) = self.insns[slot].branch_field() {
+                    self.adj_slot(slot, field, shift, pos, end_old, end_new, write)?;
+                }
             }
+            return Ok(());
+        }
+        let within = self.branches.within(slots);
+        for k in within {
+            let Branch { slot, field } = self.branches.all()[k];
+            self.adj_slot(slot as usize, field, shift, pos, end_old, end_new, write)?;
+        }
+        Ok(())
+    }
+
+    /// One slot of `adj_slots`: `bpf_adj_delta_to_*` on its branch field.
+    #[allow(clippy::too_many_arguments)]
+    fn adj_slot(
+        &mut self,
+        slot: usize,
+        field: BranchField,
+        shift: isize,
+        pos: usize,
+        end_old: usize,
+        end_new: usize,
+        write: bool,
+    ) -> Result<(), usize> {
+        let insn = &mut self.insns[slot];
+        let curr = (slot as isize + shift) as usize;
+        match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
+            Ok(Some(x)) if write => *insn = insn.with_rel(field, x),
+            Ok(_) => {}
+            Err(()) => return Err(slot),
         }
         Ok(())
     }
@@ -340,8 +385,10 @@ impl ArrayPatcher {
     /// overflow, keeping earlier rewrites.
     /// Slots without a branch field are skipped (they have no `jmp_off_field`).
     fn adjust_jmp_off_impl(&mut self, tgt: usize, delta: u32) -> Result<(), PatchError> {
-        for k in 0..self.branches.all().len() {
-            let i = self.branches.all()[k].slot as usize;
+        let every = self.walk == Walk::EverySlot;
+        let n = if every { self.insns.len() } else { self.branches.all().len() };
+        for k in 0..n {
+            let i = if every { k } else { self.branches.all()[k].slot as usize };
             if tgt <= i && i < tgt + delta as usize {
                 continue;
             }
@@ -416,6 +463,7 @@ impl Patcher for ArrayPatcher {
             func_info_aux: prog.func_info_aux,
             pokes: prog.pokes,
             insn_arrays: prog.insn_arrays,
+            walk: Walk::BranchIndex,
         }
     }
 

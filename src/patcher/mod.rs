@@ -10,7 +10,7 @@ use crate::insn::Insn;
 use crate::program::{Aux, Invalid, Program, Tables};
 use std::fmt;
 
-pub use array::ArrayPatcher;
+pub use array::{ArrayPatcher, Walk};
 pub use list::ListPatcher;
 
 /// `-ERANGE`.
