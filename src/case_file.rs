@@ -431,7 +431,7 @@ impl<'a> Reader<'a> {
         let np = self.keyed_count("pokes", "pokes", MAX_TABLE)?;
         let pokes = self.values_line(np, "pokes")?;
         if input {
-            crate::vectors::check_input_pokes(&pokes).map_err(|m| self.err(m))?;
+            crate::input::check_input_pokes(&pokes).map_err(|m| self.err(m))?;
         }
         let nm = self.keyed_count("insn_arrays", "insn_arrays", 4096)?;
         let mut insn_arrays = Vec::with_capacity(nm);
@@ -574,7 +574,7 @@ pub fn parse(file: &str, text: &str) -> Result<Case, InputError> {
         (Some(&"fail"), 4) => {
             let op: usize = r.num(t.get(2), "failed op")?;
             let errno: i32 = r.num(t.get(3), "errno")?;
-            crate::vectors::check_fail(op, errno, ops.len()).map_err(|m| r.err(m))?;
+            crate::input::check_fail(op, errno, ops.len()).map_err(|m| r.err(m))?;
             Some(Expect::Fail { op, errno })
         }
         (Some(&"ok"), 2) => Some(Expect::Ok(r.program("expect ok", false)?)),

@@ -1,6 +1,7 @@
 //! Reading input files: the error every reader reports (file, line, what is
 //! wrong) and the capped, gzip-aware text reader they share. Shared by the
-//! case-file format, the kernel-vector reader and the CLI.
+//! case-file format, the kernel-vector reader and the CLI, with the checks
+//! both formats make of what they read.
 
 use std::io::Read;
 use std::path::Path;
@@ -91,6 +92,31 @@ pub fn decode_bytes(file: &str, raw: Vec<u8>) -> Result<String, InputError> {
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
         InputError { file: file.to_string(), line, msg: format!("not UTF-8 (invalid byte at offset {at})") }
     })
+}
+
+/// Poke descriptors of a program as loaded point at its instructions, so
+/// below `MAX_INSNS`; a larger value is garbage (and would overflow the
+/// patchers' `u32` index arithmetic).
+pub fn check_input_pokes(pokes: &[u32]) -> Result<(), String> {
+    match pokes.iter().position(|&p| p as usize >= crate::program::MAX_INSNS) {
+        Some(k) => Err(format!(
+            "pokes[{k}] = {} is not an instruction index (a loaded program's are below {})",
+            pokes[k],
+            crate::program::MAX_INSNS
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An `expect fail` that can be met at all: an existing op, a negative errno.
+pub fn check_fail(op: usize, errno: i32, ops: usize) -> Result<(), String> {
+    if op >= ops {
+        return Err(format!("expect: failed op {op} does not exist (the case has {ops} ops)"));
+    }
+    if errno >= 0 {
+        return Err(format!("expect: errno {errno} is not a negative errno (e.g. -14 for -EFAULT, -34 for -ERANGE)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::program::{Aux, FuncInfo, LineInfo, Program, Subprog};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::input::{check_fail, check_input_pokes};
 pub use crate::input::{decode_bytes, read_text, InputError, MAX_INPUT_BYTES};
 
 /// Parse every line of a vector file; a file without a case is an error.
@@ -232,31 +233,6 @@ pub fn op_from(v: &Value, k: usize) -> Result<Op, String> {
             ))
         }
     })
-}
-
-/// Poke descriptors of a program as loaded point at its instructions, so
-/// below `MAX_INSNS`; a larger value is garbage (and would overflow the
-/// patchers' `u32` index arithmetic).
-pub fn check_input_pokes(pokes: &[u32]) -> Result<(), String> {
-    match pokes.iter().position(|&p| p as usize >= crate::program::MAX_INSNS) {
-        Some(k) => Err(format!(
-            "pokes[{k}] = {} is not an instruction index (a loaded program's are below {})",
-            pokes[k],
-            crate::program::MAX_INSNS
-        )),
-        None => Ok(()),
-    }
-}
-
-/// An `expect fail` that can be met at all: an existing op, a negative errno.
-pub fn check_fail(op: usize, errno: i32, ops: usize) -> Result<(), String> {
-    if op >= ops {
-        return Err(format!("expect: failed op {op} does not exist (the case has {ops} ops)"));
-    }
-    if errno >= 0 {
-        return Err(format!("expect: errno {errno} is not a negative errno (e.g. -14 for -EFAULT, -34 for -ERANGE)"));
-    }
-    Ok(())
 }
 
 impl RawCase {
