@@ -46,6 +46,15 @@ pub enum Walk {
     EverySlot,
 }
 
+/// `bpf_adj_branches`' arguments: the patched slot `pos`, and the end of the
+/// patch in the old (`end_old`) and new (`end_new`) image.
+#[derive(Clone, Copy)]
+struct Span {
+    pos: usize,
+    end_old: usize,
+    end_new: usize,
+}
+
 /// Which `bpf_adj_branches` pass: the probe on the old image, or the real one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
@@ -144,60 +153,42 @@ impl ArrayPatcher {
     /// Returns the (old) index of the first branch that would overflow.
     fn bpf_adj_branches(&mut self, pos: usize, end_old: usize, end_new: usize, pass: Pass) -> Result<(), usize> {
         let n = self.insns.len();
+        let at = Span { pos, end_old, end_new };
         match pass {
             // The probe: old slots before `pos` with their own index, then old
             // slots from `end_old` on with their new index; `pos` is skipped.
             Pass::Probe => {
-                self.adj_slots(0..pos, 0, pos, end_old, end_new, false)?;
-                self.adj_slots(end_old..n, end_new as isize - end_old as isize, pos, end_old, end_new, false)
+                self.adj_slots(0..pos, 0, at, false)?;
+                self.adj_slots(end_old..n, end_new as isize - end_old as isize, at, false)
             }
-            Pass::Real => self.adj_slots(0..n, 0, pos, end_old, end_new, true),
+            Pass::Real => self.adj_slots(0..n, 0, at, true),
         }
     }
 
     /// The loop body of `bpf_adj_branches` over the branch slots in `slots`
     /// (the others it skips); `curr` is the slot plus `shift`. Writes only in
     /// the real pass (the offset fields: no slot stops being a branch).
-    fn adj_slots(
-        &mut self,
-        slots: std::ops::Range<usize>,
-        shift: isize,
-        pos: usize,
-        end_old: usize,
-        end_new: usize,
-        write: bool,
-    ) -> Result<(), usize> {
+    fn adj_slots(&mut self, slots: std::ops::Range<usize>, shift: isize, at: Span, write: bool) -> Result<(), usize> {
         if self.walk == Walk::EverySlot {
             for slot in slots {
                 if let Some(field) = self.insns[slot].branch_field() {
-                    self.adj_slot(slot, field, shift, pos, end_old, end_new, write)?;
+                    self.adj_slot(slot, field, shift, at, write)?;
                 }
             }
             return Ok(());
         }
-        let within = self.branches.within(slots);
-        for k in within {
+        for k in self.branches.within(slots) {
             let Branch { slot, field } = self.branches.all()[k];
-            self.adj_slot(slot as usize, field, shift, pos, end_old, end_new, write)?;
+            self.adj_slot(slot as usize, field, shift, at, write)?;
         }
         Ok(())
     }
 
     /// One slot of `adj_slots`: `bpf_adj_delta_to_*` on its branch field.
-    #[allow(clippy::too_many_arguments)]
-    fn adj_slot(
-        &mut self,
-        slot: usize,
-        field: BranchField,
-        shift: isize,
-        pos: usize,
-        end_old: usize,
-        end_new: usize,
-        write: bool,
-    ) -> Result<(), usize> {
+    fn adj_slot(&mut self, slot: usize, field: BranchField, shift: isize, at: Span, write: bool) -> Result<(), usize> {
         let insn = &mut self.insns[slot];
         let curr = (slot as isize + shift) as usize;
-        match bpf_adj_delta(insn.rel(field), field, curr, pos, end_old, end_new) {
+        match bpf_adj_delta(insn.rel(field), field, curr, at) {
             Ok(Some(x)) if write => *insn = insn.with_rel(field, x),
             Ok(_) => {}
             Err(()) => return Err(slot),
@@ -414,15 +405,8 @@ impl ArrayPatcher {
 /// for a branch across the patch, `Err(())` when the new value leaves the
 /// field (`-ERANGE`), `Ok(None)` for any other (the kernel writes its value
 /// back unchanged, in range as it was read).
-fn bpf_adj_delta(
-    x: i64,
-    field: BranchField,
-    curr: usize,
-    pos: usize,
-    end_old: usize,
-    end_new: usize,
-) -> Result<Option<i64>, ()> {
-    let (curr, pos, end_old, end_new) = (curr as i64, pos as i64, end_old as i64, end_new as i64);
+fn bpf_adj_delta(x: i64, field: BranchField, curr: usize, at: Span) -> Result<Option<i64>, ()> {
+    let (curr, pos, end_old, end_new) = (curr as i64, at.pos as i64, at.end_old as i64, at.end_new as i64);
     let delta = end_new - end_old;
     let x = if curr < pos && curr + x + 1 >= end_old {
         x + delta
