@@ -29,7 +29,8 @@
  *    leaves hold node ids and whose inner nodes count the slots (and line-info
  *    records) below each child. Index -> node and node -> index are
  *    O(log len). A cursor remembers the last leaf, so the verifier's forward
- *    walks (i + delta) find their slot in O(1) amortized.
+ *    walks (i + delta) find their slot in O(1) amortized; looking up a
+ *    branch's target does not move it.
  *  - -ERANGE must be found at the patch that overflows, before anything
  *    changes, as the kernel's probe pass does. A 16-bit branch's slack (room
  *    left in its field) only shrinks when slots are inserted inside its span.
@@ -862,11 +863,28 @@ static void bind(struct bpf_patcher *p, u32 src, u32 tgt)
 	}
 }
 
+/*
+ * The node at index @pos, leaving the cursor where it is: a branch target is
+ * a random lookup, and moving the cursor there would cost the verifier's
+ * forward walk a descent at its next step.
+ */
+static u32 node_at_aside(const struct bpf_patcher *p, u32 pos)
+{
+	u32 start, l = p->cur_leaf;
+
+	if (pos >= p->len)
+		return p->end;
+	if (l != BPF_PATCHER_NONE && pos >= p->cur_start && pos - p->cur_start < p->leaves[l].cnt)
+		return p->leaves[l].item[pos - p->cur_start];
+	l = pidx_descend(p, pos, &start, NULL);
+	return p->leaves[l].item[pos - start];
+}
+
 /* Point the branch of @src at index @t, which may lie past the end. */
 static void bind_index(struct bpf_patcher *p, u32 src, u64 t)
 {
 	if (t <= p->len) {
-		bind(p, src, node_at(p, (u32)t));
+		bind(p, src, node_at_aside(p, (u32)t));
 	} else {
 		struct bpf_pextra *x;
 
