@@ -342,8 +342,12 @@ static int32_t pe_add_hidden_subprog(struct pe_engine *e, const struct pe_insn *
 	uint32_t len = bpf_patcher_len(e->p);
 	int32_t ret;
 
+	/*
+	 * A second hidden subprog: the patcher's own check answers (-EFAULT),
+	 * before the tool's preconditions, in the kernel's order.
+	 */
 	if (bpf_patcher_hidden_subprog_cnt(e->p))
-		return pe_fail(err, PE_EFAULT, 0, 0, 0, 0);
+		return pe_run_patch(e, len - 1, insns, n, true, err);
 	ret = pe_check_patch(len, len - 1, insns, n, err);
 	if (ret)
 		return ret;
