@@ -11,10 +11,12 @@
 #
 # -O --debug-assertions: optimised, with the debug assertions and overflow
 # checks the patchers rely on (the same build as `cargo fuzz run`'s default).
+# SANITIZER=none (outside the image only): the README's stable fuzz build,
+# `-s none -O --no-trace-compares`, so .ci/run reuses the build it just fuzzed.
 cd "$SRC/patch-equiv"
 flags=(-O --debug-assertions)
 if [ "${SANITIZER:-address}" = none ]; then
-    flags+=(-s none)
+    flags=(-s none -O --no-trace-compares)
 fi
 cargo fuzz build "${flags[@]}"
 bin=fuzz/target/x86_64-unknown-linux-gnu/release

@@ -491,7 +491,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let f = ld_imm64(1, crate::insn::pseudo::FUNC, 0)[0];
-        for _ in 0..2000 {
+        for _ in 0..if cfg!(miri) { 40 } else { 2000 } {
             let n = rng.gen_range(1..24);
             let insns: Vec<Insn> = (0..n)
                 .map(|_| match rng.gen_range(0..4) {

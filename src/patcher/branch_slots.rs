@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn follows_every_write() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        for _ in 0..200 {
+        for _ in 0..if cfg!(miri) { 10 } else { 200 } {
             let mut insns: Vec<Insn> = (0..rng.gen_range(1..40)).map(|_| pick(&mut rng)).collect();
             let mut idx = BranchSlots::of(&insns);
             for _ in 0..30 {
