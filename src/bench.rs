@@ -25,7 +25,8 @@ static TRACK: AtomicBool = AtomicBool::new(false);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
-// Why `unsafe` here (the only place in the crate): `GlobalAlloc` is an unsafe
+// Why `unsafe` here (the only place outside src/engine/ffi.rs, the FFI to C
+// engines; none in the list patcher): `GlobalAlloc` is an unsafe
 // trait, and measuring the patchers' peak heap needs a global allocator. Every
 // method only forwards to `System` with the caller's arguments and updates
 // atomic counters, so it upholds exactly the contract `System` does.
